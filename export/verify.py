@@ -1,0 +1,114 @@
+"""Check an exported ONNX file: onnx.checker, the contract, and onnxruntime vs PyTorch on real photos."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from PIL import Image
+
+from colored.color import rgb_to_lightness
+from colored.contract import ModelContract
+from colored.model import ColorizationNet
+
+# Largest acceptable max |ab| difference vs PyTorch (Lab units). fp32 is the issue's bound;
+# fp16 weights lose ~3 decimal digits, which the network can amplify, so it gets a looser one.
+TOLERANCE = {"fp32": 0.5, "fp16": 2.0}
+
+# Bundled with scikit-image (no download): photos with skin, sky, fur, metal, food, people.
+SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
+
+
+class VerificationError(RuntimeError):
+    """The exported file is malformed or disagrees with the PyTorch model."""
+
+
+def sample_photos() -> list[np.ndarray]:
+    import skimage.data
+
+    return [getattr(skimage.data, name)() for name in SAMPLE_PHOTOS]
+
+
+def lightness_at(image: np.ndarray, size: int) -> np.ndarray:
+    """RGB/grey image (uint8 or float in [0,1]) -> L in [0,100], float32 (1, size, size), as a runtime would feed it."""
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    if img.dtype.kind in "ui":
+        img = img.astype(np.float32) / np.iinfo(img.dtype).max
+    img = np.asarray(img, dtype=np.float32)
+    if img.ndim == 3:
+        L = rgb_to_lightness(img)
+    else:  # grey: the value is sRGB-encoded luminance, same as an R=G=B image
+        L = rgb_to_lightness(np.repeat(img[..., None], 3, axis=-1))
+    L = np.asarray(Image.fromarray(L.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR))
+    return L.clip(0.0, 100.0)[None].astype(np.float32)
+
+
+def session(onnx_path: str | Path, threads: int | None = None) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or torch.get_num_threads()
+    return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+
+
+def read_contract(onnx_path: str | Path) -> ModelContract:
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    return ModelContract.from_metadata(meta, source=str(onnx_path))
+
+
+def verify_onnx(
+    model: ColorizationNet,
+    onnx_path: str | Path,
+    images: Sequence[np.ndarray] | None = None,
+    batch_sizes: Sequence[int] = (1, 2, 3),
+) -> dict:
+    """Full onnx.checker pass, contract check, then ORT vs `model.predict_ab` at each batch size.
+
+    Returns {"checker": "ok", "model_id", "precision", "max_abs_ab_diff", "per_batch": {b: diff}, "tolerance"}.
+    Raises VerificationError on a malformed file, a contract that does not match the model, or wrong
+    output shapes. Whether the difference is acceptable is the caller's call (see TOLERANCE).
+    """
+    onnx_path = Path(onnx_path)
+    try:
+        # The path form lets the checker handle files of any size.
+        onnx.checker.check_model(str(onnx_path), full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise VerificationError(f"{onnx_path}: onnx.checker: {str(e).splitlines()[0]}") from e
+    contract = read_contract(onnx_path)
+    size = model.config.image_size
+    if contract.input_size != size:
+        raise VerificationError(f"{onnx_path}: contract input size {contract.input_size} != model's {size}")
+
+    photos = list(images) if images is not None else sample_photos()
+    L_all = np.stack([lightness_at(p, size) for p in photos])
+    sess = session(onnx_path)
+    was_training = model.training
+    model.eval()
+    per_batch: dict[int, float] = {}
+    try:
+        for b in batch_sizes:
+            # Cycle through the photos so every batch size sees real, different images.
+            idx = [(b + i) % len(L_all) for i in range(b)]
+            L = L_all[idx]
+            (got,) = sess.run([contract.output_name], {contract.input_name: L})
+            if got.shape != (b, 2, size, size) or got.dtype != np.float32:
+                raise VerificationError(f"{onnx_path}: batch {b}: output {got.dtype}{got.shape}, expected float32{(b, 2, size, size)}")
+            if not np.isfinite(got).all():
+                raise VerificationError(f"{onnx_path}: batch {b}: non-finite ab values")
+            with torch.no_grad():
+                ref = model.predict_ab(torch.from_numpy(L)).numpy()
+            per_batch[b] = float(np.abs(got - ref).max())
+    finally:
+        model.train(was_training)
+    return {
+        "checker": "ok",
+        "model_id": contract.model_id,
+        "precision": contract.precision,
+        "max_abs_ab_diff": max(per_batch.values()),
+        "per_batch": per_batch,
+        "tolerance": TOLERANCE.get(contract.precision, TOLERANCE["fp32"]),
+    }
