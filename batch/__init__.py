@@ -1,0 +1,1 @@
+"""ColorED batch runtime: decode, colorize with onnxruntime, encode. torch-free."""

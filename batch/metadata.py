@@ -1,0 +1,163 @@
+"""Byte-level metadata helpers: EXIF orientation, ICC colour spaces, PNG chunks.
+
+Kept apart from pixel decode/encode so the rules for carrying EXIF, ICC and XMP
+from a source file to its output live in one place. Everything here works on
+raw bytes and Pillow's container parsers only; no pixels, no torch.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zlib
+from functools import cache
+
+from PIL import Image, ImageCms
+
+EXIF_HEADER = b"Exif\x00\x00"
+ORIENTATION_TAG = 0x0112
+EXIF_IFD_TAG = 0x8769
+GPS_IFD_TAG = 0x8825
+
+# IFD0 tags of a TIFF file that describe the picture rather than its storage.
+# A TIFF's own directory doubles as its EXIF; everything else there (strip
+# offsets, compression, bits per sample...) must not leak into another file.
+DESCRIPTIVE_TIFF_TAGS = (
+    270,  # ImageDescription
+    271,  # Make
+    272,  # Model
+    ORIENTATION_TAG,
+    282,  # XResolution
+    283,  # YResolution
+    296,  # ResolutionUnit
+    305,  # Software
+    306,  # DateTime
+    315,  # Artist
+    316,  # HostComputer
+    33432,  # Copyright
+)
+# Of those, the ones tifffile can write as plain ASCII tags in a 16-bit TIFF.
+ASCII_TIFF_TAGS = (270, 271, 272, 305, 306, 315, 316, 33432)
+
+_XMP_ORIENTATION = re.compile(rb'(tiff:Orientation(?:="|>))([0-9])')
+
+
+def with_exif_header(blob: bytes) -> bytes:
+    """EXIF as Pillow's JPEG reader hands it out: 'Exif\\0\\0' + TIFF structure."""
+    return blob if blob.startswith(EXIF_HEADER) else EXIF_HEADER + blob
+
+
+def without_exif_header(blob: bytes) -> bytes:
+    """Bare TIFF structure, as PNG's eXIf chunk stores it."""
+    return blob[len(EXIF_HEADER) :] if blob.startswith(EXIF_HEADER) else blob
+
+
+def reset_exif_orientation(blob: bytes) -> bytes:
+    """Set IFD0's Orientation to 1 by patching its two value bytes in place.
+
+    Patching (rather than re-serialising through Pillow) keeps every other byte
+    of the blob, including maker notes whose internal offsets a rewrite breaks.
+    A blob without the tag, or one we cannot parse, is returned unchanged.
+    """
+    tiff = without_exif_header(blob)
+    base = len(blob) - len(tiff)
+    if tiff[:2] not in (b"II", b"MM") or len(tiff) < 8:
+        return blob
+    end = "<" if tiff[:2] == b"II" else ">"
+    try:
+        (ifd,) = struct.unpack_from(end + "I", tiff, 4)
+        (count,) = struct.unpack_from(end + "H", tiff, ifd)
+        for i in range(count):
+            entry = ifd + 2 + 12 * i
+            tag, typ = struct.unpack_from(end + "HH", tiff, entry)
+            if tag == ORIENTATION_TAG and typ == 3:  # SHORT, value inline
+                out = bytearray(blob)
+                struct.pack_into(end + "H", out, base + entry + 8, 1)
+                return bytes(out)
+    except struct.error:
+        pass
+    return blob
+
+
+def reset_xmp_orientation(xmp: bytes) -> bytes:
+    """Set tiff:Orientation in an XMP packet to 1 (viewers may honour either)."""
+    return _XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
+
+
+def exif_from_tiff_directory(exif: Image.Exif) -> bytes | None:
+    """EXIF blob holding only the descriptive tags of a TIFF's first directory.
+
+    Includes the Exif and GPS sub-directories (exposure data, capture date, ...).
+    """
+    out = Image.Exif()
+    for tag in DESCRIPTIVE_TIFF_TAGS:
+        if tag in exif:
+            out[tag] = exif[tag]
+    for tag in (EXIF_IFD_TAG, GPS_IFD_TAG):
+        if tag in exif:
+            sub = exif.get_ifd(tag)
+            if sub:
+                out[tag] = sub
+    return out.tobytes() if len(out) else None
+
+
+def exif_ascii_tags(blob: bytes) -> dict[int, str]:
+    """The plain-text IFD0 tags of an EXIF blob (Make, Model, DateTime, ...)."""
+    exif = Image.Exif()
+    try:
+        exif.load(with_exif_header(blob))
+    except Exception:  # noqa: BLE001 - unreadable EXIF is simply not carried
+        return {}
+    return {t: v for t in ASCII_TIFF_TAGS if isinstance(v := exif.get(t), str) and v}
+
+
+def icc_color_space(profile: bytes) -> str:
+    """Data colour space signature of an ICC profile: 'RGB', 'GRAY', 'CMYK', ...
+
+    Read straight from the 128-byte header (bytes 16-19) rather than through
+    LittleCMS, which is all we need and cannot fail on an odd profile.
+    """
+    return profile[16:20].decode("latin-1").strip() if len(profile) >= 128 else ""
+
+
+@cache
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (LittleCMS built-in), for outputs whose source profile is not RGB."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def cmyk_to_srgb(im: Image.Image, icc: bytes) -> Image.Image:
+    """Colour-manage a CMYK image to sRGB through its embedded profile."""
+    src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    out = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+    assert out is not None  # profileToProfile returns None only with inPlace=True
+    return out
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_metadata_chunks(
+    exif: bytes | None = None, icc_profile: bytes | None = None, xmp: bytes | None = None
+) -> bytes:
+    """iCCP, eXIf and iTXt(XMP) chunks, ready to sit between IHDR and IDAT."""
+    out = b""
+    if icc_profile:
+        out += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
+    if exif:
+        out += _png_chunk(b"eXIf", without_exif_header(exif))
+    if xmp:
+        # keyword, NUL, compression flag 0, method 0, empty language, NUL, empty translated keyword, NUL
+        out += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+    return out
+
+
+def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
+    """Insert ready-made chunks right after IHDR (so before PLTE and IDAT, as the spec asks)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
+        raise ValueError("encoder did not produce a PNG starting with IHDR")
+    ihdr_end = 8 + 12 + struct.unpack_from(">I", png, 8)[0]
+    return png[:ihdr_end] + chunks + png[ihdr_end:]
