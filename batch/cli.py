@@ -1,0 +1,113 @@
+"""colored-batch: colorize a folder tree of black-and-white photos with an exported ColorED model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from batch.jobs import PlanError, check_roots, plan_jobs
+from batch.manifest import Manifest
+from batch.pipeline import process
+from batch.report import exit_code, summary_table, write_report
+from batch.session import DEVICES, SessionError, open_session
+from batch.settings import FORMATS, Settings
+
+log = logging.getLogger("colored.batch")
+
+EPILOG = """\b
+Examples:
+  colored-batch ./archive ./colorized
+  colored-batch ./archive ./out --model colored.onnx --format jpg --quality 90
+  colored-batch ./scans ./out --format keep --suffix _color --skip-color
+  colored-batch ./archive ./out --device cuda --batch-size 16 --workers 6
+  colored-batch ./archive ./out --retry-failed     # rerun: resumes, retries failures
+
+\b
+The output folder mirrors the input tree; inputs are never modified. Rerunning
+the same command resumes: files finished with the same model and settings are
+not redone. A manifest (.colored-manifest.jsonl) and a report
+(colored-report.json/.csv) are kept in the output folder.
+Exit status: 0 all good, 1 some files failed, 2 could not start, 130 interrupted.
+"""
+
+
+class StartError(click.ClickException):
+    """The run could not start (bad folders, model or device)."""
+
+    exit_code = 2
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ColorED ONNX model (from colored-export). Default: the model shipped with the package.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="keep", show_default=True,
+              help="Output format; 'keep' writes the input's format where it can (else PNG).")
+@click.option("--suffix", default="", show_default=True, help="Appended to output file names: a.tif -> a<suffix>.tif.")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--skip-color", is_flag=True, help="Leave images that already have colour alone (default: recolorize from their luminance).")
+@click.option("--retry-failed", is_flag=True, help="Try again the files an earlier run recorded as failed.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the network runs; auto picks TensorRT > CUDA > CPU. An explicit GPU device that cannot start is an error.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the network (intra-op). Default: all cores.")
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images per network call.")
+@click.option("--workers", type=click.IntRange(1), default=min(4, os.cpu_count() or 1), show_default=True,
+              help="Decode threads, and as many encode threads.")
+@click.option("--max-pixels", type=click.IntRange(1), default=250_000_000, show_default=True,
+              help="Larger images are recorded as failed instead of exhausting memory.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Report file (.json or .csv). Default: colored-report.json and .csv in OUTPUT_DIR.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
+def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
+         skip_color: bool, retry_failed: bool, device: str, threads: int | None, batch_size: int, workers: int,
+         max_pixels: int, report_path: Path | None, progress: bool, quiet: bool) -> None:
+    """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
+    try:
+        settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels)
+        check_roots(input_dir, output_dir)
+        session, contract = open_session(model_path, device=device, threads=threads)
+    except (PlanError, SessionError, ValueError) as e:
+        raise StartError(str(e)) from None
+
+    ignored: Counter = Counter()
+    total = sum(1 for _ in plan_jobs(input_dir, output_dir, settings, ignored))  # cheap walk, for the ETA
+    log.info("%d images in %s -> %s (batch %d, %d workers)", total, input_dir, output_dir, batch_size, workers)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(output_dir)
+
+    started = time.perf_counter()
+    with tqdm(total=total, unit="img", disable=not progress or quiet, dynamic_ncols=True) as bar:
+        try:
+            results = process(
+                plan_jobs(input_dir, output_dir, settings), session, contract, settings, manifest=manifest,
+                workers=workers, batch_size=batch_size, retry_failed=retry_failed, on_result=lambda r: bar.update(),
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo("colored-batch: interrupted; finished files are kept, rerun the same command to resume", err=True)
+            raise SystemExit(130) from None
+    elapsed = time.perf_counter() - started
+
+    meta = {
+        "input": str(input_dir), "output": str(output_dir), "model_id": contract.model_id,
+        "config_hash": contract.config_hash, "settings": settings.as_dict(), "seconds": round(elapsed, 3),
+    }
+    paths = [report_path] if report_path else [output_dir / "colored-report.json", output_dir / "colored-report.csv"]
+    for p in paths:
+        write_report(p, results, meta)
+    click.echo(summary_table(results, elapsed, ignored))
+    click.echo(f"report: {', '.join(str(p) for p in paths)}")
+    raise SystemExit(exit_code(results))
+
+
+if __name__ == "__main__":
+    main()

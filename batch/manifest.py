@@ -1,0 +1,107 @@
+"""The run manifest: an append-only JSONL file in the output folder that makes runs resumable.
+
+One line per finished file, written AFTER its output was renamed into place, so
+a file counts as done only if both its output exists (with the size recorded)
+and its entry's fingerprint (input size and mtime, model, settings, output name)
+matches this run. Each line goes out in a single O_APPEND write, which keeps
+lines whole when several processes append (a watch daemon beside a batch run)
+and leaves at most the last line torn after kill -9; unparsable lines are
+ignored. The last entry for an input wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+from batch.jobs import Job
+from batch.results import DONE, FAILED, SKIPPED, Result
+from batch.settings import Settings
+
+MANIFEST_NAME = ".colored-manifest.jsonl"
+
+
+def fingerprint(job: Job, model_id: str, settings: Settings) -> str:
+    """What must be unchanged for an earlier result of `job` to still stand."""
+    st = job.input.stat()
+    key = {
+        "input": str(job.relative),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "output": str(job.output_relative),
+        "model": model_id,
+        "settings": settings.as_dict(),
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class Manifest:
+    def __init__(self, output_root: str | Path) -> None:
+        self.root = Path(output_root)
+        self.path = self.root / MANIFEST_NAME
+        self._entries: dict[str, Result] = {}
+        self._offset = 0
+        self._lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read entries appended since the last read (by this or another process)."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # a line without its newline may still be being written
+        for line in data[:end].splitlines():
+            try:
+                result = Result.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue  # torn by a kill, or garbage: that file simply is not done
+            with self._lock:
+                self._entries[result.input] = result
+        self._offset += end
+
+    def lookup(self, job: Job) -> Result | None:
+        """The latest entry for this job's input, whatever its fingerprint."""
+        return self._entries.get(str(job.relative))
+
+    def is_done(self, job: Job, fp: str) -> bool:
+        """True when an earlier run finished this exact work and its output is still intact."""
+        entry = self.lookup(job)
+        if entry is None or entry.fingerprint != fp:
+            return False
+        if entry.status == SKIPPED:
+            return True
+        if entry.status != DONE:
+            return False
+        try:
+            return job.output.stat().st_size == entry.output_bytes
+        except OSError:
+            return False
+
+    def failed_before(self, job: Job, fp: str) -> Result | None:
+        """The earlier failure of this exact work, if that is what the manifest holds."""
+        entry = self.lookup(job)
+        return entry if entry is not None and entry.status == FAILED and entry.fingerprint == fp else None
+
+    def record(self, result: Result) -> None:
+        """Append one entry; safe from several threads and processes."""
+        line = (json.dumps(result.to_dict(), ensure_ascii=False) + "\n").encode()
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if _ends_torn(fd):
+                    line = b"\n" + line  # close off a line a killed writer left behind
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            self._entries[result.input] = result
+
+
+def _ends_torn(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"

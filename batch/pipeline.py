@@ -1,0 +1,217 @@
+"""Run jobs through decode -> model input -> ONNX -> merge -> encode.
+
+The single-job steps are public so other engines (the watch daemon, Ray) can
+compose them their own way:
+
+    prepare(job, size, settings)            -> Prepared, or a final Result (skipped/failed)
+    infer(session, contract, L)             -> ab, one batched onnxruntime call
+    finish(job, prepared, ab, settings)     -> Result (output written atomically)
+
+process() overlaps them: `workers` threads decode, the calling thread runs batched
+inference, `workers` threads merge and encode. Every queue between the stages is
+bounded, so at most a fixed number of images is in memory whatever the archive
+size. Pillow, OpenCV, numpy and onnxruntime release the GIL in their heavy parts,
+which is what lets threads overlap here.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from batch import images
+from batch.colorize import merge, model_input
+from batch.jobs import Job
+from batch.manifest import Manifest, fingerprint
+from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
+from batch.session import infer
+from batch.settings import Settings
+
+__all__ = ["Prepared", "prepare", "infer", "finish", "fail", "process"]
+
+
+@dataclass
+class Prepared:
+    decoded: images.DecodedImage
+    L: np.ndarray  # (1, S, S) float32, the network input
+    fingerprint: str
+    started: float  # time.perf_counter() when work on this file began
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, images.ImageError):
+        return e.reason
+    if isinstance(e, MemoryError):
+        return "out of memory while processing this image (lower --workers/--batch-size or --max-pixels)"
+    return f"{type(e).__name__}: {e}"
+
+
+def fail(job: Job, e: BaseException, fp: str = "", started: float | None = None) -> Result:
+    """The failed Result for an exception raised while working on `job`."""
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    return Result(str(job.relative), None, FAILED, reason=_reason(e), fingerprint=fp, seconds=seconds)
+
+
+def prepare(job: Job, size: int, settings: Settings, fp: str = "") -> Prepared | Result:
+    """Decode `job`'s input and build the network input; a Result if there is nothing to infer."""
+    started = time.perf_counter()
+    try:
+        decoded = images.decode(job.input, max_pixels=settings.max_pixels)
+        if decoded.is_color and settings.skip_color:
+            return Result(
+                str(job.relative), None, SKIPPED, reason="already in colour (--skip-color)",
+                notes=list(decoded.notes), fingerprint=fp, seconds=time.perf_counter() - started,
+            )
+        return Prepared(decoded, model_input(decoded, size), fp, started)
+    except Exception as e:  # one bad file must never stop the run
+        return fail(job, e, fp, started)
+
+
+def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> Result:
+    """Merge the network's ab with the full-resolution original and write the output atomically."""
+    d = prepared.decoded
+    try:
+        rgb = merge(d, ab)
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        notes = images.encode(
+            job.output, rgb, alpha=d.alpha, exif=d.exif, icc_profile=d.icc_profile, xmp=d.xmp,
+            format=job.output_format, quality=settings.quality,
+        )
+        return Result(
+            str(job.relative), str(job.output_relative), DONE, notes=list(d.notes) + list(notes or []),
+            fingerprint=prepared.fingerprint, output_bytes=job.output.stat().st_size,
+            seconds=time.perf_counter() - prepared.started,
+        )
+    except Exception as e:
+        return fail(job, e, prepared.fingerprint, prepared.started)
+
+
+_END = object()  # end-of-stream marker passed down the queues
+
+
+def process(
+    jobs: Iterable[Job],
+    session,
+    contract,
+    settings: Settings,
+    *,
+    manifest: Manifest | None = None,
+    workers: int = 2,
+    batch_size: int = 4,
+    retry_failed: bool = False,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Colorize every job; returns one Result per job (in completion order).
+
+    With a manifest, work an earlier run finished (same fingerprint, output intact)
+    is not redone, earlier failures are only retried with `retry_failed`, and every
+    new outcome is recorded as soon as it is known.
+    """
+    workers, batch_size = max(1, workers), max(1, batch_size)
+    size = contract.input_size
+    model_id = f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
+    results: list[Result] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def emit(result: Result, new: bool = True) -> None:
+        if new and manifest is not None:
+            manifest.record(result)
+        with lock:
+            results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    todo: queue.Queue = queue.Queue(maxsize=2 * workers)
+    ready: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+    decoded_out: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+
+    def feed() -> None:
+        try:
+            for job in jobs:
+                try:
+                    fp = fingerprint(job, model_id, settings)
+                except OSError as e:  # vanished or unreadable since planning
+                    emit(fail(job, e))
+                    continue
+                if manifest is not None:
+                    if manifest.is_done(job, fp):
+                        prev = manifest.lookup(job)
+                        emit(Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes,
+                                    fingerprint=fp, output_bytes=prev.output_bytes), new=False)
+                        continue
+                    earlier = manifest.failed_before(job, fp)
+                    if earlier is not None and not retry_failed:
+                        emit(Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason,
+                                    notes=earlier.notes, fingerprint=fp), new=False)
+                        continue
+                todo.put((job, fp))
+        except BaseException as e:  # e.g. a folder that became unreadable: stop cleanly, re-raise below
+            errors.append(e)
+        finally:
+            for _ in range(workers):
+                todo.put(_END)
+
+    def decode_worker() -> None:
+        while (item := todo.get()) is not _END:
+            job, fp = item
+            out = prepare(job, size, settings, fp)
+            if isinstance(out, Result):
+                guarded(emit, out)
+            else:
+                ready.put((job, out))
+        ready.put(_END)
+
+    def encode_worker() -> None:
+        while (item := decoded_out.get()) is not _END:
+            job, prepared, ab = item
+            guarded(emit, finish(job, prepared, ab, settings))
+
+    def guarded(fn, *args) -> None:
+        # A failure here is not one file's (e.g. the manifest's disk is full): keep the
+        # queues draining so nothing deadlocks, and re-raise it after the run.
+        try:
+            fn(*args)
+        except Exception as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=feed, name="colored-feed", daemon=True)]
+    threads += [threading.Thread(target=decode_worker, name=f"colored-decode-{i}", daemon=True) for i in range(workers)]
+    encoders = [threading.Thread(target=encode_worker, name=f"colored-encode-{i}", daemon=True) for i in range(workers)]
+    for t in threads + encoders:
+        t.start()
+
+    def run_batch(batch: list[tuple[Job, Prepared]]) -> None:
+        try:
+            ab = infer(session, contract, np.stack([p.L for _, p in batch]))
+        except Exception as e:  # the whole batch failed: say so for each file, carry on
+            for job, p in batch:
+                emit(fail(job, e, p.fingerprint, p.started))
+            return
+        for (job, p), one in zip(batch, ab):
+            decoded_out.put((job, p, one))
+
+    ended, batch = 0, []
+    while ended < workers:
+        item = ready.get()
+        if item is _END:
+            ended += 1
+        else:
+            batch.append(item)
+        # Run when the batch is full, or when the decoders have nothing more right now:
+        # waiting for a full batch would leave the network idle on a slow disk.
+        if batch and (len(batch) >= batch_size or ready.empty() or ended == workers):
+            run_batch(batch)
+            batch = []
+    for _ in encoders:
+        decoded_out.put(_END)
+    for t in encoders:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

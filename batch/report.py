@@ -1,0 +1,96 @@
+"""After a run: the summary table for the terminal, and the JSON/CSV report files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from batch.results import STATUSES, Result
+
+REPORT_FIELDS = ("input", "output", "status", "reason", "notes", "output_bytes", "seconds")
+
+
+def counts(results: Sequence[Result]) -> dict[str, int]:
+    """Files per status, every status present (zeros included), in a fixed order."""
+    c = Counter(r.status for r in results)
+    return {s: c.get(s, 0) for s in STATUSES}
+
+
+def exit_code(results: Sequence[Result]) -> int:
+    """0 when nothing failed (in this run or, not retried, an earlier one), else 1."""
+    return 1 if any(r.failed for r in results) else 0
+
+
+def summary_table(results: Sequence[Result], elapsed: float, ignored: Counter | None = None, max_listed: int = 20) -> str:
+    """A few lines for the terminal: counts, speed, each failure with its reason, notes."""
+    c = counts(results)
+    width = max(len(s) for s in STATUSES)
+    lines = [f"  {s:<{width}}  {n:>7}" for s, n in c.items()]
+    worked = c["done"] + c["skipped"] + c["failed"]
+    rate = f"{worked / elapsed:.2f} images/s" if elapsed > 0 and worked else "-"
+    lines.append(f"  {'total':<{width}}  {len(results):>7}   in {elapsed:.1f} s ({rate})")
+    if ignored:
+        exts = ", ".join(f"{ext} x{n}" for ext, n in sorted(ignored.items()))
+        lines.append(f"  not images (ignored): {exts}")
+    failed = sorted((r for r in results if r.failed), key=lambda r: r.input)
+    if failed:
+        lines.append("failed:")
+        lines += [f"  {r.input}: {r.reason}" for r in failed[:max_listed]]
+        if len(failed) > max_listed:
+            lines.append(f"  ... and {len(failed) - max_listed} more (see the report)")
+        if any(r.status == "failed earlier" for r in failed):
+            lines.append("  ('failed earlier' files were not tried again: add --retry-failed)")
+    notes = Counter(n for r in results for n in r.notes)
+    if notes:
+        lines.append("notes:")
+        lines += [f"  {n} ({k} file{'s' if k > 1 else ''})" for n, k in notes.most_common(max_listed)]
+    return "\n".join(lines)
+
+
+def write_report(path: str | Path, results: Sequence[Result], meta: dict) -> Path:
+    """Write the per-file report as JSON (with `meta` and counts) or CSV, by the file's extension."""
+    path = Path(path)
+    rows = sorted(results, key=lambda r: r.input)
+    if path.suffix.lower() == ".csv":
+        text = _csv_text(rows)
+    else:
+        doc = {**meta, "counts": counts(rows), "files": [_row(r) for r in rows]}
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    _write_atomic(path, text)
+    return path
+
+
+def _row(r: Result) -> dict:
+    d = r.to_dict()
+    return {k: d[k] for k in REPORT_FIELDS}
+
+
+def _csv_text(rows: Sequence[Result]) -> str:
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=REPORT_FIELDS)
+    w.writeheader()
+    for r in rows:
+        w.writerow({**_row(r), "notes": "; ".join(r.notes)})
+    return buf.getvalue()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,134 @@
+"""Open a ColorED ONNX model with onnxruntime: model lookup, provider choice, contract check.
+
+onnxruntime quietly falls back to the CPU when a GPU provider cannot start (missing
+CUDA libraries, wrong driver); users then wait hours without a word. So the
+providers a session really got are read back with ``get_providers()`` and an
+explicit ``device="cuda"``/``"tensorrt"`` that did not come up is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from colored.contract import ContractError, ModelContract
+
+log = logging.getLogger("colored.batch")
+
+DEFAULT_MODEL_RESOURCE = ("colored", "assets/colored-default.onnx")
+DEVICES = ("auto", "cpu", "cuda", "tensorrt")
+_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+_WANTED = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+
+
+class SessionError(RuntimeError):
+    """The model could not be opened as asked; the message says why and what to do."""
+
+
+def default_model_path() -> Path | None:
+    """The model shipped inside the package, or None when this install has none."""
+    package, name = DEFAULT_MODEL_RESOURCE
+    try:
+        ref = resources.files(package).joinpath(name)
+    except ModuleNotFoundError:
+        return None
+    return Path(str(ref)) if ref.is_file() else None
+
+
+def choose_providers(device: str, available: list[str] | None = None) -> list[str]:
+    """Providers to ask for, best first: TensorRT > CUDA > CPU among those installed."""
+    available = list(ort.get_available_providers() if available is None else available)
+    if device not in DEVICES:
+        raise SessionError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return [p for p in _PREFERENCE if p in available] or ["CPUExecutionProvider"]
+    wanted = _WANTED[device]
+    if wanted not in available:
+        raise SessionError(
+            f"--device {device}: onnxruntime here has no {wanted} (available: {', '.join(available)}). "
+            "Install the onnxruntime-gpu package (and only it) for CUDA/TensorRT, or use --device cpu."
+        )
+    # Keep the CPU as a fallback for the few operators a GPU provider may not cover.
+    return [wanted] + (["CPUExecutionProvider"] if wanted != "CPUExecutionProvider" else [])
+
+
+def open_session(
+    model_path: str | Path | None, device: str = "auto", threads: int | None = None
+) -> tuple[ort.InferenceSession, ModelContract]:
+    """An inference session and the model's contract; raises SessionError with a clear message."""
+    path = Path(model_path) if model_path is not None else default_model_path()
+    if path is None:
+        raise SessionError(
+            "no default model in this install (colored/assets/colored-default.onnx is missing): "
+            "pass --model MODEL.onnx (export one with `colored-export CHECKPOINT`)"
+        )
+    if not path.is_file():
+        raise SessionError(f"{path}: no such model file")
+    providers = choose_providers(device)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1  # the graph is a chain; parallelism is within operators
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SessionError(f"{path}: not a loadable ONNX model ({first})") from None
+
+    try:
+        contract = ModelContract.from_metadata(session.get_modelmeta().custom_metadata_map, source=str(path))
+    except ContractError as e:
+        raise SessionError(str(e)) from None
+    _check_signature(session, contract, path)
+
+    got = session.get_providers()
+    if device != "auto" and got[0] != providers[0]:
+        raise SessionError(
+            f"--device {device}: onnxruntime did not start {providers[0]} (the session runs on {', '.join(got)}); "
+            "check the CUDA/cuDNN/TensorRT libraries and driver, or use --device cpu"
+        )
+    if device == "auto" and got[0] != providers[0]:
+        log.warning("%s could not start; running on %s", providers[0], got[0])
+    log.info(
+        "model %s (id %s, input %dx%d, %s) on %s",
+        path.name, contract.model_id, contract.input_size, contract.input_size, contract.precision, ", ".join(got),
+    )
+    return session, contract
+
+
+def _check_signature(session: ort.InferenceSession, contract: ModelContract, path: Path) -> None:
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name for o in session.get_outputs()}
+    if contract.input_name not in inputs or contract.output_name not in outputs:
+        raise SessionError(
+            f"{path}: graph does not match its contract (expects input {contract.input_name!r} "
+            f"and output {contract.output_name!r}, has {sorted(inputs)} -> {sorted(outputs)})"
+        )
+    shape = inputs[contract.input_name].shape
+    size = contract.input_size
+    if len(shape) != 4 or any(isinstance(d, int) and d != want for d, want in zip(shape[1:], (1, size, size))):
+        raise SessionError(f"{path}: input {contract.input_name!r} has shape {shape}, contract says (N, 1, {size}, {size})")
+
+
+def input_dtype(session: ort.InferenceSession, contract: ModelContract) -> np.dtype:
+    """float16 for a graph exported with fp16 inputs, else float32."""
+    for i in session.get_inputs():
+        if i.name == contract.input_name:
+            return np.dtype(np.float16) if i.type == "tensor(float16)" else np.dtype(np.float32)
+    return np.dtype(np.float32)
+
+
+def infer(session: ort.InferenceSession, contract: ModelContract, L: np.ndarray) -> np.ndarray:
+    """(N, 1, S, S) L in [0, 100] -> (N, 2, S, S) float32 ab, one onnxruntime call."""
+    batch = np.ascontiguousarray(L, dtype=input_dtype(session, contract))
+    (ab,) = session.run([contract.output_name], {contract.input_name: batch})
+    return np.asarray(ab, dtype=np.float32)
