@@ -124,20 +124,28 @@ def _decode_opened(path: Path, im: Image.Image, max_pixels: int) -> DecodedImage
     if frames > 1:
         notes.append(f"first of {frames} frames used")
 
+    wide = _needs_wide_decode(im, fmt)  # before getexif(): for PNG that decodes the pixels
     icc = im.info.get("icc_profile") or None
-    xmp = im.info.get("xmp") or None
+    if wide and fmt == "PNG":
+        # eXIf/iTXt may follow IDAT; read them from the bytes instead of letting
+        # Pillow decode (and squeeze to 8 bits) the whole picture to reach them.
+        data = path.read_bytes()
+        exif, xmp = md.png_exif_and_xmp(data)
+        orientation = md.exif_orientation(exif) if exif else 1
+    else:
+        exif_obj = im.getexif()  # also folds an XMP-only orientation in
+        orientation = exif_obj.get(md.ORIENTATION_TAG, 1)
+        xmp = im.info.get("xmp") or None
+        if fmt == "TIFF":
+            exif = md.exif_from_tiff_directory(exif_obj)
+        else:
+            raw = im.info.get("exif")
+            exif = md.with_exif_header(raw) if raw else None
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
-    exif_obj = im.getexif()
-    orientation = exif_obj.get(md.ORIENTATION_TAG, 1)
-    if fmt == "TIFF":
-        exif = md.exif_from_tiff_directory(exif_obj)
-    else:
-        raw = im.info.get("exif")
-        exif = md.with_exif_header(raw) if raw else None
 
-    if _needs_wide_decode(im, fmt):
-        pixels, alpha = _decode_with_cv2(path, im.mode)
+    if wide:
+        pixels, alpha = _decode_with_cv2(path, im.mode, data if fmt == "PNG" else None)
         if fmt == "TIFF":
             orientation = 1  # OpenCV's TIFF reader already applied the Orientation tag
     elif fmt in ("JPEG", "MPO") and im.mode in ("L", "RGB"):
@@ -182,11 +190,13 @@ def _needs_wide_decode(im: Image.Image, fmt: str) -> bool:
     return ";16" in str(rawmode)
 
 
-def _decode_with_cv2(path: Path, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _decode_with_cv2(
+    path: Path, mode: str, data: bytes | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Pixels as stored (any depth), RGB order, alpha split off. Reads the first page only."""
-    data = np.fromfile(path, dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    del data
+    buf = np.fromfile(path, dtype=np.uint8) if data is None else np.frombuffer(data, np.uint8)
+    arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    del buf
     if arr is None or arr.size == 0:
         raise ImageError(path, "truncated or corrupt image data (OpenCV could not decode it)")
     if arr.dtype not in (np.uint8, np.uint16):
@@ -405,8 +415,7 @@ def _save_pillow(
             kwargs["exif"] = md.with_exif_header(exif)
         if xmp:
             kwargs["xmp"] = xmp
-    elif fmt == "TIFF":
-        kwargs["compression"] = "tiff_adobe_deflate"
+    elif fmt == "TIFF":  # uncompressed: libtiff's compressed writer cannot hold the Exif sub-IFD
         if exif or xmp:
             info = Image.Exif()
             if exif:
@@ -444,7 +453,7 @@ def _write_tiff16(
         extratags.append((700, "B", len(xmp), xmp, True))
     data = rgb if alpha is None else np.dstack((rgb, alpha))
     tifffile.imwrite(
-        f, data, photometric="rgb", compression="zlib", iccprofile=icc,
+        f, data, photometric="rgb", iccprofile=icc,
         extrasamples=(2,) if alpha is not None else None,  # 2 = unassociated alpha
         extratags=extratags, metadata=None, software=None,
     )
@@ -458,8 +467,9 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> N
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)  # reopened by name: writers such as tifffile want a named file object
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

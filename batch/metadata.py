@@ -85,6 +85,35 @@ def reset_xmp_orientation(xmp: bytes) -> bytes:
     return _XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
 
 
+def exif_orientation(blob: bytes) -> int:
+    """IFD0 Orientation of an EXIF blob (1 when absent or unreadable)."""
+    exif = Image.Exif()
+    try:
+        exif.load(with_exif_header(blob))
+    except Exception:  # noqa: BLE001 - an unreadable blob carries no usable orientation
+        return 1
+    return int(exif.get(ORIENTATION_TAG, 1))
+
+
+def png_exif_and_xmp(png: bytes) -> tuple[bytes | None, bytes | None]:
+    """EXIF (with 'Exif\\0\\0' header) and XMP of a PNG file, found by walking its chunks."""
+    exif = xmp = None
+    pos = 8
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack_from(">I4s", png, pos)
+        body = png[pos + 8 : pos + 8 + length] if kind in (b"eXIf", b"iTXt") else b""
+        if kind == b"eXIf":
+            exif = with_exif_header(body)
+        elif body.startswith(b"XML:com.adobe.xmp\x00"):
+            compressed = body[18] == 1
+            text = body[20:].split(b"\x00", 2)[-1]  # skip language tag and translated keyword
+            xmp = zlib.decompress(text) if compressed else text
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    return exif, xmp
+
+
 def exif_from_tiff_directory(exif: Image.Exif) -> bytes | None:
     """EXIF blob holding only the descriptive tags of a TIFF's first directory.
 
