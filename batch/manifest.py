@@ -64,6 +64,10 @@ class Manifest:
                 self._entries[result.input] = result
         self._offset += end
 
+    def __len__(self) -> int:
+        """How many inputs have an entry."""
+        return len(self._entries)
+
     def lookup(self, job: Job) -> Result | None:
         """The latest entry for this job's input, whatever its fingerprint."""
         return self._entries.get(str(job.relative))
