@@ -23,6 +23,7 @@ from colored.contract import INPUT_NAME, OUTPUT_NAME, ModelContract
 from colored.model import ColorizationNet
 
 DEFAULT_OPSET = 18
+MIN_OPSET = 18  # the torch.export-based exporter emits 18; converting down fails on ops whose axes are inputs
 EXAMPLE_BATCH = 2  # a batch of 1 would let torch.export specialise the batch axis to a constant
 
 
@@ -67,6 +68,8 @@ def make_contract(model: ColorizationNet, train_config: dict | None = None, prec
 
 def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export `predict_ab` (eval mode) with a dynamic batch axis; the caller's train/eval mode is restored."""
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset {opset} is not supported: the exporter needs opset >= {MIN_OPSET} (onnxruntime >= 1.14 runs it)")
     size = model.config.image_size
     example = torch.rand(EXAMPLE_BATCH, 1, size, size, generator=torch.Generator().manual_seed(0)) * 100.0
     was_training = model.training
@@ -94,6 +97,12 @@ def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET) -> onnx.Mo
     return proto
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_onnx(proto: onnx.ModelProto, out_path: str | Path) -> Path:
     """Save as one file (weights embedded, no side .data) atomically: temp file in the same dir + rename."""
     out_path = Path(out_path)
@@ -102,6 +111,7 @@ def write_onnx(proto: onnx.ModelProto, out_path: str | Path) -> Path:
     os.close(fd)
     try:
         onnx.save_model(proto, tmp, save_as_external_data=False)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is meant to be shared
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -76,7 +76,7 @@ def verify_onnx(
     try:
         # The path form lets the checker handle files of any size.
         onnx.checker.check_model(str(onnx_path), full_check=True)
-    except onnx.checker.ValidationError as e:
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise VerificationError(f"{onnx_path}: onnx.checker: {str(e).splitlines()[0]}") from e
     contract = read_contract(onnx_path)
     size = model.config.image_size

@@ -1,0 +1,118 @@
+"""`colored-export`: training checkpoint -> one verified, self-contained .onnx file."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+EXIT_BAD_INPUT = 2  # missing/corrupt/incompatible checkpoint, unusable output path
+EXIT_FAILED = 1  # export or verification failed
+
+
+def _fail(where: object, reason: str, code: int) -> None:
+    """One line, no traceback: `error: <file>: <reason>`."""
+    click.echo(f"error: {where}: {reason}", err=True)
+    sys.exit(code)
+
+
+def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("batch sizes must be positive integers")
+    return sizes
+
+
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  colored-export runs/exp1/model.pt                 # -> runs/exp1/model.onnx, verified
+  colored-export model.pt -o deploy/colored.onnx
+  colored-export model.pt --fp16 -o colored-fp16.onnx   # half the size, float32 I/O
+  colored-export model.pt --no-verify --opset 20
+"""
+)
+@click.argument("checkpoint", type=click.Path(path_type=Path, dir_okay=True))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write the .onnx file. Default: next to the checkpoint, with a .onnx suffix.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="onnx.checker full check, then onnxruntime vs PyTorch on sample photos; "
+                   "the file is only written if the difference is within tolerance.")
+@click.option("--fp16", is_flag=True, help="fp16 weights and compute inside, float32 input/output (about half the size).")
+@click.option("--opset", type=click.IntRange(min=18), default=18, show_default=True, help="ONNX opset (18 or newer).")
+@click.option("--batch-sizes", default="1,2,3", show_default=True, callback=_batch_sizes,
+              help="Batch sizes to verify at (the batch axis is dynamic).")
+def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset: int, batch_sizes: tuple[int, ...]) -> None:
+    """Export a ColorED training CHECKPOINT to one self-contained ONNX file.
+
+    The file holds the whole model (encoder, Inception fusion branch with its grey copy
+    and normalisation, decoder, output decode) with a dynamic batch axis, plus the model
+    contract in its metadata, which colored-batch requires. See docs/export.md.
+    """
+    import torch  # heavy: after --help
+
+    from colored.checkpoint import CheckpointError, load_model
+    from export.onnx_export import export_model
+    from export.verify import VerificationError, verify_onnx
+
+    torch.set_num_threads(min(4, os.cpu_count() or 1))
+    try:
+        model, ckpt = load_model(checkpoint)
+    except CheckpointError as e:
+        # CheckpointError messages already read "<path>: <reason>".
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    out = output if output is not None else checkpoint.with_suffix(".onnx")
+    if out.resolve() == checkpoint.resolve():
+        _fail(out, "output would overwrite the checkpoint; pass -o", EXIT_BAD_INPUT)
+    if not out.parent.is_dir():
+        _fail(out, f"output folder {out.parent} does not exist", EXIT_BAD_INPUT)
+
+    # Export and verify under a temporary name, so a file at `out` is always a verified one.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".onnx", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        t0 = time.perf_counter()
+        try:
+            contract = export_model(model, tmp, train_config=ckpt.get("train_config"), opset=opset, fp16=fp16)
+        except Exception as e:  # exporter failures are long; the first line says what broke
+            _fail(checkpoint, f"export failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}", EXIT_FAILED)
+        export_s = time.perf_counter() - t0
+        report = None
+        if verify:
+            try:
+                report = verify_onnx(model, tmp, batch_sizes=batch_sizes)
+            except VerificationError as e:
+                _fail(out, f"verification failed: {e}", EXIT_FAILED)
+            if report["max_abs_ab_diff"] >= report["tolerance"]:
+                _fail(out, f"verification failed: max |ab| difference vs PyTorch {report['max_abs_ab_diff']:.3g} "
+                      f">= tolerance {report['tolerance']} (not written)", EXIT_FAILED)
+        os.replace(tmp, out)
+    except OSError as e:
+        _fail(out, e.strerror or str(e), EXIT_BAD_INPUT)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+    s = contract.input_size
+    click.echo(f"wrote {out} ({_mb(out)}, one file, weights embedded)")
+    click.echo(f"  opset {opset}, precision {contract.precision}, export {export_s:.1f} s")
+    click.echo(f"  input  {contract.input_name} float32 (N,1,{s},{s}) L in [0,100]; output {contract.output_name} float32 (N,2,{s},{s}) Lab units")
+    click.echo(f"  model_id {contract.model_id}")
+    if report is None:
+        click.echo("  not verified (--no-verify)")
+    else:
+        per = ", ".join(f"batch {b}: {d:.2g}" for b, d in report["per_batch"].items())
+        click.echo(f"  verified: onnx.checker ok; max |ab| diff vs PyTorch {report['max_abs_ab_diff']:.2g} Lab "
+                   f"(tolerance {report['tolerance']}; {per})")
