@@ -1,0 +1,198 @@
+"""Benchmark colored-batch on a generated archive: images/s and peak RSS.
+
+    python bench/bench_batch.py                          # modest defaults for a 2-core machine
+    python bench/bench_batch.py --count 200 --max-mp 12  # the issue's full-size archive
+    python bench/bench_batch.py --model colored.onnx --rss-counts 200,2000
+
+Modes, each run in a fresh subprocess so its peak RSS is its own:
+  naive     decode -> infer -> encode, one image at a time (prepare/infer/finish in a loop)
+  pipeline  batch.pipeline.process: threaded decode/encode overlapped with batched inference
+  io        the pipeline with zeros instead of the network: decode + colour conversion + encode alone
+  model     the network alone on random L batches
+The pipeline's ceiling is min(model, io). Without --model a tiny untrained model is
+exported (needs torch); its network is nearly free, so the ceiling is the I/O path.
+The archive: grey, film-grained crops of skimage's photos at mixed sizes up to --max-mp,
+80% JPEG and 20% PNG, in nested folders; same --seed, same archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+
+def make_archive(root: Path, count: int, max_mp: float, seed: int) -> Path:
+    import cv2
+    from skimage import data
+
+    marker = root / f".complete-{count}-{max_mp}-{seed}"
+    if marker.exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    sources = [data.camera(), data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry()]
+    sources = [s if s.ndim == 2 else cv2.cvtColor(s, cv2.COLOR_RGB2GRAY) for s in sources]
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        src = sources[i % len(sources)]
+        mp = rng.uniform(0.3, max_mp) if i % 5 else max_mp  # every fifth image at the maximum size
+        aspect = rng.uniform(0.66, 1.5)
+        w = int((mp * 1e6 * aspect) ** 0.5)
+        h = int(mp * 1e6 / w)
+        ch, cw = int(src.shape[0] * rng.uniform(0.6, 1)), int(src.shape[1] * rng.uniform(0.6, 1))
+        y, x = rng.integers(0, src.shape[0] - ch + 1), rng.integers(0, src.shape[1] - cw + 1)
+        img = cv2.resize(src[y : y + ch, x : x + cw], (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        img += rng.normal(0, 4, img.shape).astype(np.float32)  # film grain: real scans are not smooth
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        folder = root / f"box{i % 4}" / f"roll{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if i % 5 == 4:
+            cv2.imwrite(str(folder / f"img{i:05d}.png"), img)
+        else:
+            cv2.imwrite(str(folder / f"img{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    marker.touch()
+    return root
+
+
+def linked_archive(src: Path, root: Path, count: int) -> Path:
+    """`count` files hard-linked from the images of `src`: a big archive without big disk use."""
+    files = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith("."))
+    shutil.rmtree(root, ignore_errors=True)
+    for i in range(count):
+        f = files[i % len(files)]
+        dst = root / f"part{i // 500}" / f"{i:06d}{f.suffix}"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.link(f, dst)
+    return root
+
+
+class NoModel:
+    """Stands in for the session in the 'io' mode: zeros, instantly."""
+
+    def get_inputs(self) -> list:
+        return []
+
+    def run(self, names, feeds):
+        (L,) = feeds.values()
+        return [np.zeros((L.shape[0], 2, *L.shape[2:]), np.float32)]
+
+
+def run_mode(args: argparse.Namespace) -> dict:
+    """One measurement, in this (child) process."""
+    from batch.jobs import plan_jobs
+    from batch.pipeline import finish, infer, prepare, process
+    from batch.session import open_session
+    from batch.settings import Settings
+
+    session, contract = open_session(args.model, threads=args.threads)
+    settings = Settings(format="keep")
+    shutil.rmtree(args.out, ignore_errors=True)
+    jobs = list(plan_jobs(args.archive, args.out, settings))
+    start = time.perf_counter()
+    if args.mode == "model":
+        S = contract.input_size
+        L = np.random.default_rng(0).uniform(0, 100, (args.batch_size, 1, S, S)).astype(np.float32)
+        for _ in range(0, len(jobs), args.batch_size):
+            infer(session, contract, L)
+    elif args.mode == "naive":
+        for job in jobs:
+            p = prepare(job, contract.input_size, settings)
+            if not hasattr(p, "decoded"):
+                raise RuntimeError(f"{job.input}: {p.reason}")
+            finish(job, p, infer(session, contract, p.L[None])[0], settings)
+    else:
+        results = process(jobs, NoModel() if args.mode == "io" else session, contract, settings,
+                          workers=args.workers, batch_size=args.batch_size)
+        bad = [r for r in results if r.status != "done"]
+        if bad:
+            raise RuntimeError(f"{len(bad)} failed, e.g. {bad[0].input}: {bad[0].reason}")
+    return {"images": len(jobs), "seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Unlike getrusage's ru_maxrss it starts
+    afresh at exec, so a child does not inherit the high-water mark of a torch-laden parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(mode: str, archive: Path, out: Path, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--archive", str(archive), "--out", str(out),
+           "--model", str(args.model), "--workers", str(args.workers), "--batch-size", str(args.batch_size)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"mode {mode} failed (exit status {proc.returncode})")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r.update(mode=mode, images_per_s=r["images"] / r["seconds"])
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=60, help="images in the generated archive (default 60)")
+    ap.add_argument("--max-mp", type=float, default=4.0, help="largest image, megapixels (default 4; the issue says 12)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", type=Path, help="ONNX model; default: a tiny untrained export (needs torch)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    ap.add_argument("--modes", default="naive,pipeline,io,model")
+    ap.add_argument("--rss-counts", default="", help="e.g. 200,2000: pipeline peak RSS on archives of these sizes (hard links)")
+    ap.add_argument("--rss-max-mp", type=float, default=1.0, help="image size for the RSS archives")
+    ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "colored-bench")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        args.mode = args.child
+        print(json.dumps(run_mode(args)))
+        return
+
+    if args.model is None:
+        sys.path.insert(0, str(REPO / "tests"))
+        from _tiny_model import tiny_model_path
+
+        args.model = tiny_model_path()
+    archive = make_archive(args.work / f"archive-{args.count}-{args.max_mp}-{args.seed}", args.count, args.max_mp, args.seed)
+    rows = []
+    for mode in args.modes.split(","):
+        rows.append(measure(mode, archive, args.work / "out", args))
+        print(f"{mode:>9}: {rows[-1]['images_per_s']:7.2f} images/s   peak RSS {rows[-1]['peak_rss_mb']:7.0f} MB", flush=True)
+    by = {r["mode"]: r["images_per_s"] for r in rows}
+    if {"naive", "pipeline"} <= by.keys():
+        print(f"pipeline / naive = {by['pipeline'] / by['naive']:.2f}x (target >= 2x)")
+    if {"pipeline", "io", "model"} <= by.keys():
+        bound = min(by["io"], by["model"])
+        print(f"pipeline / min(io, model) = {by['pipeline'] / bound:.0%} (target >= 85%)")
+    if args.rss_counts:
+        small = make_archive(args.work / f"rss-src-{args.rss_max_mp}", 20, args.rss_max_mp, args.seed)
+        for n in (int(c) for c in args.rss_counts.split(",")):
+            r = measure("pipeline", linked_archive(small, args.work / f"rss-{n}", n), args.work / "rss-out", args)
+            r["mode"] = f"pipeline-{n}"
+            rows.append(r)
+            print(f"pipeline on {n:>6} images: {r['images_per_s']:7.2f} images/s   peak RSS {r['peak_rss_mb']:7.0f} MB", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
