@@ -128,8 +128,10 @@ def process(
             on_result(result)
 
     todo: queue.Queue = queue.Queue(maxsize=2 * workers)
-    ready: queue.Queue = queue.Queue(maxsize=2 * batch_size)
-    decoded_out: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+    # At most 3 * workers + 2 * batch_size images in flight: decoding, waiting for the
+    # network, in the batch, waiting for an encoder, encoding.
+    ready: queue.Queue = queue.Queue(maxsize=batch_size)
+    decoded_out: queue.Queue = queue.Queue(maxsize=workers)
 
     def feed() -> None:
         try:
