@@ -197,7 +197,10 @@ class ColorizationNet(nn.Module):
 
     def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
         """L in [0, 100] (N,1,S,S) -> ab in Lab units (N,2,S,S). This is what gets exported."""
-        out = self.forward(L)
+        return self.output_to_ab(self.forward(L))
+
+    def output_to_ab(self, out: torch.Tensor) -> torch.Tensor:
+        """forward()'s training output -> ab in Lab units at full size (lets validation reuse one forward pass)."""
         if self.config.head == "regression":
             return out * AB_SCALE
         return F.interpolate(self.logits_to_ab(out), scale_factor=2, mode="bilinear", align_corners=False)

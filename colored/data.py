@@ -1,0 +1,248 @@
+"""Training data: a folder tree of photos -> (L, ab) pairs of the same augmented image.
+
+Every image is EXIF-transposed, converted to 8-bit RGB and resized (squashed, as the
+reference did) to the model size. Training images get the reference's geometric
+augmentation only (horizontal flip; shift 0.06 / scale 0.1 / rotate 45 via ``A.Affine``);
+L and ab are then computed from that one augmented RGB image. The model derives its
+backbone's grey copy from this L, so both branches always see the same picture.
+
+Unreadable files never stop training: they are dropped (one warning each) when found
+while scanning or caching, and a file that fails mid-epoch yields an "invalid" sample
+that `collate_skip_bad` drops; the training loop warns once per file.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import Dataset
+
+from colored.color import rgb_to_lab
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+
+
+class DataError(ValueError):
+    """The data folder cannot be used (missing, empty, too few images for a split)."""
+
+
+class UnreadableImageWarning(UserWarning):
+    """An image file could not be decoded and is skipped."""
+
+
+def warn_unreadable(path: str | Path, reason: str) -> None:
+    warnings.warn(f"{path}: skipped, cannot read image ({reason})", UnreadableImageWarning, stacklevel=2)
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """All image files below ``root`` (recursive, case-insensitive extensions, hidden files skipped), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder")
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not files:
+        raise DataError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)")
+    return files
+
+
+def split_files(files: Sequence[Path], val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """Deterministic train/val split: the same files and seed always give the same split.
+
+    At least one validation and one training image when ``val_fraction`` > 0.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    files = sorted(files)
+    if val_fraction == 0:
+        return list(files), []
+    if len(files) < 2:
+        raise DataError(f"need at least 2 images for a train/val split, found {len(files)} (or use --val-fraction 0)")
+    n_val = min(len(files) - 1, max(1, round(len(files) * val_fraction)))
+    order = np.random.default_rng(seed).permutation(len(files))
+    val_idx = set(order[:n_val].tolist())
+    train = [f for i, f in enumerate(files) if i not in val_idx]
+    val = [f for i, f in enumerate(files) if i in val_idx]
+    return train, val
+
+
+def write_split(path: str | Path, root: str | Path, train: Sequence[Path], val: Sequence[Path], seed: int) -> None:
+    """Record the split (paths relative to the data root) as JSON, so a run can be audited/reproduced."""
+    from colored.atomic import atomic_write_bytes
+
+    root = Path(root)
+
+    def rel(p: Path) -> str:
+        return str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else str(p)
+
+    doc = {"root": str(root), "seed": seed, "train": [rel(p) for p in train], "val": [rel(p) for p in val]}
+    atomic_write_bytes(path, json.dumps(doc, indent=1).encode())
+
+
+def _to_rgb8(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB. 16-bit/float greys are rescaled instead of clipped;
+    transparency is composited over white so alpha does not turn into black."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return Image.fromarray((np.clip(arr / hi, 0, 1) * 255 + 0.5).astype(np.uint8)).convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_rgb(path: str | Path, size: int) -> np.ndarray:
+    """Decode, EXIF-transpose and resize an image to (size, size, 3) uint8 RGB.
+
+    JPEGs are decoded at a reduced scale when much larger than ``size`` (Pillow's draft
+    mode), which makes loading large photos several times faster. Raises on bad files.
+    """
+    with Image.open(path) as img:
+        img.draft("RGB", (size * 2, size * 2))  # no-op for non-JPEG; keeps >= 2x the target for quality
+        img = ImageOps.exif_transpose(img)
+        img = _to_rgb8(img)
+        img = img.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        return np.asarray(img, dtype=np.uint8).copy()
+
+
+def geometric_augmentation():
+    """The reference's augmentation, in albumentations 2.x terms: geometric only, no colour jitter."""
+    import albumentations as A
+    import cv2
+
+    return A.Compose(
+        [
+            A.HorizontalFlip(p=0.5),
+            # ShiftScaleRotate(shift_limit=0.06, scale_limit=0.1, rotate_limit=45) in the current API;
+            # same p and reflect border as ShiftScaleRotate's defaults.
+            A.Affine(
+                translate_percent=(-0.06, 0.06),
+                scale=(0.9, 1.1),
+                rotate=(-45, 45),
+                border_mode=cv2.BORDER_REFLECT_101,
+                p=0.5,
+            ),
+        ]
+    )
+
+
+def rgb_to_sample(rgb_u8: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB (H,W,3) -> (L (1,H,W) in [0,100], ab (2,H,W) in Lab units), float32 tensors."""
+    lab = rgb_to_lab(rgb_u8.astype(np.float32) / 255.0)
+    lab = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 0, 1), dtype=np.float32))
+    return lab[:1], lab[1:]
+
+
+@dataclass
+class Sample:
+    L: torch.Tensor
+    ab: torch.Tensor
+    path: str
+    error: str = ""  # why the file could not be read; empty for a good sample
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class ColorizationDataset(Dataset):
+    """(L, ab) of each image, resized to ``size``; augmented when ``augment``.
+
+    With ``cache=True`` the decoded, resized images are loaded once up front (dropping and
+    warning about unreadable ones) and kept in RAM as uint8: ~200 kB per image at 256 px.
+    """
+
+    def __init__(self, files: Sequence[str | Path], size: int, augment: bool = False, cache: bool = False, progress: bool = False) -> None:
+        self.files = [str(f) for f in files]
+        self.size = size
+        self.transform = geometric_augmentation() if augment else None
+        self._bad: dict[str, str] = {}  # path -> reason, per process
+        self._cache: list[np.ndarray] | None = None
+        if cache:
+            self._fill_cache(progress)
+
+    def _fill_cache(self, progress: bool) -> None:
+        from tqdm import tqdm
+
+        kept, images = [], []
+        for path in tqdm(self.files, desc="caching images", unit="img", disable=not progress, leave=False):
+            try:
+                images.append(load_rgb(path, self.size))
+                kept.append(path)
+            except Exception as e:
+                warn_unreadable(path, f"{type(e).__name__}: {e}")
+        self.files, self._cache = kept, images
+
+    def reseed(self, seed: int) -> None:
+        """Seed the augmentation (called per epoch and per DataLoader worker, for reproducible resumes)."""
+        if self.transform is not None:
+            self.transform.set_random_seed(seed % 2**32)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, index: int) -> np.ndarray:
+        if self._cache is not None:
+            return self._cache[index]
+        return load_rgb(self.files[index], self.size)
+
+    def augment(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb if self.transform is None else self.transform(image=rgb)["image"]
+
+    def __getitem__(self, index: int) -> Sample:
+        path = self.files[index]
+        if path not in self._bad:
+            try:
+                rgb = self.load(index)
+            except Exception as e:  # decoding errors of any kind: skip, never crash a worker
+                self._bad[path] = f"{type(e).__name__}: {e}"
+            else:
+                L, ab = rgb_to_sample(self.augment(rgb))
+                return Sample(L, ab, path)
+        s = self.size
+        return Sample(torch.zeros(1, s, s), torch.zeros(2, s, s), path, self._bad[path])
+
+
+@dataclass
+class Batch:
+    L: torch.Tensor
+    ab: torch.Tensor
+    paths: list[str]
+    bad: list[tuple[str, str]]  # (path, reason) of the samples that were dropped
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def collate_skip_bad(samples: list[Sample]) -> Batch:
+    """Stack the readable samples; report the unreadable ones (so the main process can warn once)."""
+    good = [s for s in samples if s.ok]
+    bad = [(s.path, s.error) for s in samples if not s.ok]
+    if not good:
+        return Batch(torch.empty(0, 1, 0, 0), torch.empty(0, 2, 0, 0), [], bad)
+    return Batch(torch.stack([s.L for s in good]), torch.stack([s.ab for s in good]), [s.path for s in good], bad)
+
+
+class BadFileReporter:
+    """Warns once per unreadable file, however many epochs or workers run into it."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, bad: Sequence[tuple[str, str]]) -> None:
+        for path, reason in bad:
+            if path not in self.seen:
+                self.seen.add(path)
+                warn_unreadable(path, reason)

@@ -1,0 +1,404 @@
+"""The training loop behind `colored-train`.
+
+One run = one folder (RUN): best.pt / last.pt checkpoints (colored.checkpoint format,
+carrying model config, optimizer, scheduler, epoch, history, train config, the split and
+the classification prior), metrics.csv, curves.png, split.json and previews/.
+Everything needed to continue is in last.pt, and each epoch is seeded from (seed, epoch),
+so ``--resume`` continues with the same data order and augmentation as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+
+from colored import bins, metrics
+from colored.atomic import atomic_path, atomic_write_bytes
+from colored.checkpoint import read_checkpoint, save_checkpoint
+from colored.color import lab_to_rgb
+from colored.data import (
+    BadFileReporter,
+    ColorizationDataset,
+    DataError,
+    collate_skip_bad,
+    find_images,
+    split_files,
+    write_split,
+)
+from colored.losses import ClassificationLoss, mse
+from colored.model import ColorizationNet, ModelConfig, build_model
+from colored.preview import save_preview
+
+LOSSES = ("mse", "classification")
+METRIC_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_psnr",
+    "val_gray_psnr",
+    "val_colorfulness",
+    "val_true_colorfulness",
+    "val_dcf",
+    "val_auc",
+    "lr",
+    "seconds",
+)
+OVERFIT_SIZE = 64
+OVERFIT_STEPS = 50
+NUM_PREVIEWS = 4
+PRIOR_IMAGES = 1000  # images sampled for the classification prior
+PRIOR_PIXELS_PER_IMAGE = 4096  # a strided subsample per image keeps the prior pass quick
+
+
+class TrainError(RuntimeError):
+    """A training run cannot start or continue; the message says why and what to do."""
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    loss: str = "classification"
+    epochs: int = 200
+    batch_size: int = 16
+    lr: float = 1e-3
+    image_size: int = 256
+    val_fraction: float = 0.1
+    backbone: str = "inception_resnet_v2"
+    backbone_size: int = 299
+    backbone_weights: str | None = None
+    pretrained: bool = True
+    train_backbone: bool | None = None  # None: frozen when pretrained, trained when random-init
+    workers: int = 0
+    seed: int = 0
+    device: str = "auto"
+    preview_every: int = 1
+    max_train_images: int | None = None
+    steps_per_epoch: int | None = None
+    cache_images: bool = False
+    overfit_one: bool = False
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise TrainError(f"--loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("epochs", "batch_size", "image_size", "backbone_size"):
+            if getattr(self, name) < 1:
+                raise TrainError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.image_size % 8:
+            raise TrainError(f"--image-size must be a multiple of 8, got {self.image_size}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without it is an error, never a silent CPU fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        built = torch.version.cuda or "none (CPU-only build)"
+        raise TrainError(f"--device cuda: no usable CUDA device (torch {torch.__version__}, CUDA build: {built}); use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise TrainError(f"--device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def _seed_worker(worker_id: int) -> None:
+    """DataLoader worker init: each worker's augmentation stream derives from the epoch's seed."""
+    info = torch.utils.data.get_worker_info()
+    info.dataset.reseed(torch.initial_seed())
+
+
+def _loader(ds: ColorizationDataset, cfg: TrainConfig, epoch_seed: int | None, device: torch.device, num_samples: int | None = None) -> DataLoader:
+    sampler = None
+    if epoch_seed is not None:
+        g = torch.Generator().manual_seed(epoch_seed)
+        sampler = RandomSampler(ds, num_samples=num_samples, generator=g)
+        ds.reseed(epoch_seed)  # used when workers == 0
+    return DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        collate_fn=collate_skip_bad,
+        worker_init_fn=_seed_worker if cfg.workers else None,
+        generator=torch.Generator().manual_seed(epoch_seed) if epoch_seed is not None else None,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def compute_prior(ds: ColorizationDataset, seed: int, progress: bool = False) -> np.ndarray:
+    """Smoothed empirical ab distribution over the bins, from a pixel subsample of (up to
+    PRIOR_IMAGES) un-augmented training images."""
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(ds))[:PRIOR_IMAGES]
+    hist = np.zeros((bins.HIST_SIZE, bins.HIST_SIZE), np.int64)
+    for i in tqdm(order, desc="colour prior", unit="img", disable=not progress, leave=False):
+        sample = ds[int(i)]
+        if not sample.ok:
+            continue
+        ab = sample.ab.numpy().reshape(2, -1).T
+        step = max(1, len(ab) // PRIOR_PIXELS_PER_IMAGE)
+        hist += bins.ab_histogram(ab[rng.integers(step) :: step])
+    if hist.sum() == 0:
+        raise TrainError("cannot compute the colour prior: no training image could be read")
+    return bins.prior_from_histogram(hist)
+
+
+def _to_u8(rgb: torch.Tensor) -> list[np.ndarray]:
+    """(N,3,H,W) [0,1] -> list of (H,W,3) uint8."""
+    return [metrics.rgb_float_to_u8(x) for x in rgb.permute(0, 2, 3, 1).cpu().numpy()]
+
+
+def colorize(L: torch.Tensor, ab: torch.Tensor) -> list[np.ndarray]:
+    return _to_u8(lab_to_rgb(torch.cat([L, ab], dim=1), channel_axis=1))
+
+
+@torch.no_grad()
+def evaluate(model: ColorizationNet, loader: DataLoader, loss_fn, device: torch.device) -> dict[str, float]:
+    """Validation loss and the project's metrics (PSNR, gray-baseline PSNR, colorfulness, dCF, AuC)."""
+    model.eval()
+    total, n = 0.0, 0
+    psnr, psnr_gray, cf_pred, cf_true, aucs = [], [], [], [], []
+    for batch in loader:
+        if not len(batch):
+            continue
+        L, ab = batch.L.to(device), batch.ab.to(device)
+        out = model(L)
+        total += float(loss_fn(out, ab)) * len(batch)
+        n += len(batch)
+        pred_ab = model.output_to_ab(out)
+        preds, truths, grays = colorize(L, pred_ab), colorize(L, ab), colorize(L, torch.zeros_like(ab))
+        psnr += [metrics.psnr(p, t) for p, t in zip(preds, truths)]
+        psnr_gray += [metrics.psnr(g, t) for g, t in zip(grays, truths)]
+        cf_pred += [metrics.colorfulness(p) for p in preds]
+        cf_true += [metrics.colorfulness(t) for t in truths]
+        aucs += [metrics.auc(p, t, channel_axis=0) for p, t in zip(pred_ab.cpu().numpy(), ab.cpu().numpy())]
+    if not n:
+        return {}
+    return {
+        "val_loss": total / n,
+        "val_psnr": float(np.mean(psnr)),
+        "val_gray_psnr": float(np.mean(psnr_gray)),
+        "val_colorfulness": float(np.mean(cf_pred)),
+        "val_true_colorfulness": float(np.mean(cf_true)),
+        "val_dcf": abs(float(np.mean(cf_pred)) - float(np.mean(cf_true))),
+        "val_auc": float(np.mean(aucs)),
+    }
+
+
+def write_metrics_csv(path: Path, history: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def plot_curves(path: Path, history: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [r["train_loss"] for r in history], label="train loss")
+    if any("val_loss" in r for r in history):
+        ax1.plot(epochs, [r.get("val_loss", math.nan) for r in history], label="val loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_yscale("log")
+    ax1.legend()
+    if any("val_psnr" in r for r in history):
+        ax2.plot(epochs, [r.get("val_psnr", math.nan) for r in history], label="val PSNR (dB)")
+        ax2.plot(epochs, [r.get("val_gray_psnr", math.nan) for r in history], "--", label="gray baseline PSNR")
+        ax2.set_xlabel("epoch")
+        ax2.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+
+
+def _preview(path: Path, model: ColorizationNet, ds: ColorizationDataset, device: torch.device) -> None:
+    samples = [s for s in (ds[i] for i in range(min(NUM_PREVIEWS, len(ds)))) if s.ok]
+    if not samples:
+        return
+    L = torch.stack([s.L for s in samples]).to(device)
+    ab = torch.stack([s.ab for s in samples]).to(device)
+    model.eval()
+    with torch.no_grad():
+        pred = model.predict_ab(L)
+    rows = zip(colorize(L, ab), colorize(L, torch.zeros_like(ab)), colorize(L, pred))
+    save_preview(path, [list(r) for r in rows])
+
+
+def _select_files(cfg: TrainConfig) -> tuple[list[str], list[str]]:
+    if cfg.overfit_one:
+        path = Path(cfg.data)
+        if not path.is_file():
+            raise DataError(f"{path}: --overfit-one needs an image file")
+        return [str(path)], [str(path)]
+    train, val = split_files(find_images(cfg.data), cfg.val_fraction, cfg.seed)
+    if cfg.max_train_images is not None and len(train) > cfg.max_train_images:
+        keep = np.sort(np.random.default_rng(cfg.seed + 1).permutation(len(train))[: cfg.max_train_images])
+        train = [train[i] for i in keep]
+    write_split(Path(cfg.out) / "split.json", Path(cfg.data), train, val, cfg.seed)
+    return [str(p) for p in train], [str(p) for p in val]
+
+
+def _new_model(cfg: TrainConfig) -> ColorizationNet:
+    pretrained = cfg.pretrained or cfg.backbone_weights is not None
+    train_backbone = (not pretrained) if cfg.train_backbone is None else cfg.train_backbone
+    config = ModelConfig(
+        image_size=cfg.image_size,
+        backbone=cfg.backbone,
+        backbone_size=cfg.backbone_size,
+        train_backbone=train_backbone,
+        head="regression" if cfg.loss == "mse" else "classification",
+    )
+    model = build_model(config, pretrained=cfg.pretrained, weights_file=cfg.backbone_weights)
+    if config.head == "classification":
+        model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
+    return model
+
+
+def _log(msg: str, progress: bool) -> None:
+    if progress:
+        from tqdm import tqdm
+
+        tqdm.write(msg)
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_saved_epochs: bool = False) -> dict:
+    """Run (or continue) a training run; returns a summary with the final metrics and the run's paths.
+
+    On resume the saved train config wins, except ``epochs`` (unless ``keep_saved_epochs``),
+    ``device`` and ``workers``, which may change between sessions."""
+    out = Path(cfg.out)
+    device = resolve_device(cfg.device)
+    state: dict = {}
+    if resume:
+        ckpt = read_checkpoint(out / "last.pt")
+        saved = TrainConfig(**ckpt["train_config"])
+        # Only the length of the run and where it runs may change on resume.
+        epochs = saved.epochs if keep_saved_epochs else cfg.epochs
+        cfg = dataclasses.replace(saved, epochs=epochs, device=cfg.device, workers=cfg.workers, out=str(out))
+        model = ColorizationNet(ModelConfig.from_dict(ckpt["model_config"]))
+        model.load_state_dict(ckpt["model"])
+        train_files, val_files = ckpt["train_files"], ckpt["val_files"]
+        prior = ckpt["prior"].numpy() if ckpt.get("prior") is not None else None
+        state = ckpt
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        train_files, val_files = _select_files(cfg)
+        model = _new_model(cfg)
+        prior = None
+    model.to(device)
+    _log(f"device: {device}; {len(train_files)} training / {len(val_files)} validation images", progress)
+
+    size = OVERFIT_SIZE if cfg.overfit_one else cfg.image_size
+    train_ds = ColorizationDataset(train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress)
+    val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress)
+    if not len(train_ds):
+        raise TrainError(f"{cfg.data}: none of the training images could be read")
+    preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size)
+
+    if cfg.loss == "classification" and prior is None:
+        prior = compute_prior(ColorizationDataset(train_ds.files, size), cfg.seed, progress)
+    loss_fn = (ClassificationLoss(prior).to(device) if cfg.loss == "classification" else mse)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, patience=5, min_lr=1e-5)
+    history: list[dict] = []
+    start_epoch, best = 0, math.inf
+    if state:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, start_epoch, best = list(state["history"]), int(state["epoch"]), float(state["best_val_loss"])
+        _log(f"resuming {out / 'last.pt'} after epoch {start_epoch}", progress)
+
+    steps = cfg.steps_per_epoch or (OVERFIT_STEPS if cfg.overfit_one else None)
+    val_loader = _loader(val_ds, cfg, None, device)
+    report_bad = BadFileReporter()
+    from tqdm import tqdm
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        epoch_seed = cfg.seed * 100003 + epoch
+        torch.manual_seed(epoch_seed)
+        loader = _loader(train_ds, cfg, epoch_seed, device, num_samples=steps * cfg.batch_size if steps else None)
+        model.train()
+        total, n = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
+        for batch in bar:
+            report_bad(batch.bad)
+            if not len(batch):
+                continue
+            L, ab = batch.L.to(device, non_blocking=True), batch.ab.to(device, non_blocking=True)
+            loss = loss_fn(model(L), ab)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+            n += len(batch)
+            bar.set_postfix(loss=f"{total / n:.4f}")
+        if not n:
+            raise TrainError(f"epoch {epoch + 1}: no training image could be read")
+        row = {"epoch": epoch + 1, "train_loss": total / n, **evaluate(model, val_loader, loss_fn, device)}
+        monitored = row.get("val_loss", row["train_loss"])
+        scheduler.step(monitored)
+        row["lr"] = optimizer.param_groups[0]["lr"]
+        row["seconds"] = time.perf_counter() - t0
+        history.append(row)
+
+        if cfg.preview_every and (epoch + 1) % cfg.preview_every == 0:
+            _preview(out / "previews" / f"epoch_{epoch + 1:04d}.png", model, preview_ds, device)
+        is_best = monitored < best
+        best = min(best, monitored)
+        save_checkpoint(
+            out / "last.pt",
+            model,
+            train_config=cfg.to_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            epoch=epoch + 1,
+            history=history,
+            best_val_loss=best,
+            train_files=train_files,
+            val_files=val_files,
+            prior=None if prior is None else torch.as_tensor(prior),
+        )
+        if is_best:
+            with atomic_path(out / "best.pt") as tmp:
+                shutil.copyfile(out / "last.pt", tmp)
+        write_metrics_csv(out / "metrics.csv", history)
+        plot_curves(out / "curves.png", history)
+        _log(_summary_line(row), progress)
+    return {"history": history, "best_val_loss": best, "out": str(out), "final": history[-1] if history else {}}
+
+
+def _summary_line(row: dict) -> str:
+    parts = [f"epoch {row['epoch']}", f"train {row['train_loss']:.4f}"]
+    if "val_loss" in row:
+        parts += [
+            f"val {row['val_loss']:.4f}",
+            f"PSNR {row['val_psnr']:.2f} dB (gray {row['val_gray_psnr']:.2f})",
+            f"AuC {row['val_auc']:.1f}%",
+            f"CF {row['val_colorfulness']:.1f}/{row['val_true_colorfulness']:.1f}",
+        ]
+    return ", ".join(parts + [f"lr {row['lr']:.2g}", f"{row['seconds']:.1f}s"])

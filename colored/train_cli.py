@@ -1,0 +1,111 @@
+"""`colored-train`: train a ColorED colorization model on a folder of photos."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXAMPLES = """
+\b
+Examples:
+  # the reference recipe's data, vivid-colour loss, ImageNet backbone from a file (offline)
+  colored-train photos/ --out runs/zhang --backbone-weights inception_resnet_v2.pth
+\b
+  # small CPU model: random-init backbone, 128 px, photos decoded once into RAM
+  colored-train photos/ --out runs/cpu --backbone mobilenetv3_small_100 --backbone-size 128 \\
+      --no-pretrained --image-size 128 --cache-images --workers 1 --epochs 30
+\b
+  # continue an interrupted run exactly where last.pt left it (optionally for more epochs)
+  colored-train photos/ --out runs/cpu --resume --epochs 60
+\b
+  # sanity check: memorise one image at 64x64; prints PSNR against the grey baseline
+  colored-train photo.jpg --out runs/overfit --overfit-one --no-pretrained \\
+      --backbone test_efficientnet --backbone-size 64
+\b
+A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and previews/.
+"""
+
+
+@click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run folder (created).")
+@click.option("--loss", type=click.Choice(["mse", "classification"]), default="classification", show_default=True,
+              help="mse: the reference recipe (regression, tends to sepia); classification: 313-bin "
+                   "class-rebalanced loss of Zhang et al. 2016 (vivid colours).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Total epochs. [default: 200; 10 with --overfit-one]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="[default: 16; 1 with --overfit-one]")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--image-size", type=click.IntRange(min=8), default=256, show_default=True, help="Model input size (multiple of 8).")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
+              help="Share of images held out for validation (seeded split, saved to split.json).")
+@click.option("--backbone", default="inception_resnet_v2", show_default=True, help="Any timm classifier name.")
+@click.option("--backbone-size", type=click.IntRange(min=8), default=299, show_default=True, help="Backbone input size.")
+@click.option("--backbone-weights", type=click.Path(path_type=Path), default=None,
+              help="ImageNet weights for the backbone from a file (timm .pth/.safetensors), for offline machines.")
+@click.option("--no-pretrained", is_flag=True, help="Random-init backbone (no hub, no weights file needed).")
+@click.option("--train-backbone/--freeze-backbone", default=None,
+              help="Fine-tune the backbone or keep it fixed. [default: frozen when pretrained, trained when random-init]")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, shuffling and augmentation.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto uses CUDA when available (and says which); cuda fails clearly if it is not.")
+@click.option("--preview-every", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Write previews/epoch_XXXX.png (original | grey | predicted) every N epochs; 0 = never.")
+@click.option("--max-train-images", type=click.IntRange(min=1), default=None, help="Use at most N training images (seeded subset).")
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Batches per epoch (sampled); default: one pass over the training images.")
+@click.option("--cache-images", is_flag=True, help="Decode and resize every image once and keep it in RAM (~3*S*S bytes each).")
+@click.option("--overfit-one", is_flag=True,
+              help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
+@click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
+def cli(data, out, loss, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
+        no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
+        cache_images, overfit_one, resume, quiet) -> None:
+    """Train a colorization model on the photos in DATA (a folder, searched recursively for
+    jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
+    their lightness and learns their colours. Unreadable files are skipped with a warning."""
+    from colored.checkpoint import CheckpointError
+    from colored.data import DataError
+    from colored.model import BackboneWeightsError
+    from colored.train import TrainConfig, TrainError, train
+
+    try:
+        cfg = TrainConfig(
+            data=str(data), out=str(out), loss=loss,
+            epochs=epochs or (10 if overfit_one else 200),
+            batch_size=batch_size or (1 if overfit_one else 16),
+            lr=lr, image_size=image_size, val_fraction=val_fraction, backbone=backbone,
+            backbone_size=backbone_size, backbone_weights=str(backbone_weights) if backbone_weights else None,
+            pretrained=not no_pretrained, train_backbone=train_backbone, workers=workers, seed=seed, device=device,
+            preview_every=preview_every, max_train_images=max_train_images, steps_per_epoch=steps_per_epoch,
+            cache_images=cache_images, overfit_one=overfit_one,
+        )
+        result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
+    except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:
+        click.echo(f"error: {e}", err=True)  # messages name the file or option at fault
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted; continue with: colored-train {data} --out {out} --resume", err=True)
+        sys.exit(130)
+    final = result["final"]
+    if not final:
+        click.echo(f"nothing to do: {out}/last.pt already has {cfg.epochs} epochs (pass a larger --epochs to continue)")
+        return
+    if "val_psnr" in final:
+        click.echo(
+            f"final PSNR {final['val_psnr']:.2f} dB vs gray baseline {final['val_gray_psnr']:.2f} dB; "
+            f"AuC {final['val_auc']:.1f}%; colorfulness {final['val_colorfulness']:.1f} "
+            f"(truth {final['val_true_colorfulness']:.1f})"
+        )
+    click.echo(f"run folder: {out} (best.pt, last.pt, metrics.csv, curves.png)")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
