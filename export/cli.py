@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -62,6 +61,7 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
     """
     import torch  # heavy: after --help
 
+    from colored.atomic import atomic_path
     from colored.checkpoint import CheckpointError, load_model
     from export.onnx_export import export_model
     from export.verify import VerificationError, verify_onnx
@@ -76,34 +76,30 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
     out = output if output is not None else checkpoint.with_suffix(".onnx")
     if out.resolve() == checkpoint.resolve():
         _fail(out, "output would overwrite the checkpoint; pass -o", EXIT_BAD_INPUT)
-    if not out.parent.is_dir():
-        _fail(out, f"output folder {out.parent} does not exist", EXIT_BAD_INPUT)
 
     # Export and verify under a temporary name, so a file at `out` is always a verified one.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".onnx", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        t0 = time.perf_counter()
-        try:
-            contract = export_model(model, tmp, train_config=ckpt.get("train_config"), opset=opset, fp16=fp16)
-        except Exception as e:  # exporter failures are long; the first line says what broke
-            _fail(checkpoint, f"export failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}", EXIT_FAILED)
-        export_s = time.perf_counter() - t0
-        report = None
-        if verify:
+        with atomic_path(out) as tmp:
+            t0 = time.perf_counter()
             try:
-                report = verify_onnx(model, tmp, batch_sizes=batch_sizes)
-            except VerificationError as e:
-                _fail(out, f"verification failed: {e}", EXIT_FAILED)
-            if report["max_abs_ab_diff"] >= report["tolerance"]:
-                _fail(out, f"verification failed: max |ab| difference vs PyTorch {report['max_abs_ab_diff']:.3g} "
-                      f">= tolerance {report['tolerance']} (not written)", EXIT_FAILED)
-        os.replace(tmp, out)
+                contract = export_model(model, tmp, train_config=ckpt.get("train_config"), opset=opset, fp16=fp16)
+            except OSError:
+                raise
+            except Exception as e:  # exporter failures are long; the first line says what broke
+                first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                _fail(checkpoint, f"export failed: {type(e).__name__}: {first}", EXIT_FAILED)
+            export_s = time.perf_counter() - t0
+            report = None
+            if verify:
+                try:
+                    report = verify_onnx(model, tmp, batch_sizes=batch_sizes)
+                except VerificationError as e:  # its message starts with the temp file's name
+                    _fail(out, f"verification failed: {str(e).removeprefix(f'{tmp}: ')}", EXIT_FAILED)
+                if report["max_abs_ab_diff"] >= report["tolerance"]:
+                    _fail(out, f"verification failed: max |ab| difference vs PyTorch {report['max_abs_ab_diff']:.3g} "
+                          f">= tolerance {report['tolerance']} (not written)", EXIT_FAILED)
     except OSError as e:
         _fail(out, e.strerror or str(e), EXIT_BAD_INPUT)
-    finally:
-        tmp.unlink(missing_ok=True)
 
     s = contract.input_size
     click.echo(f"wrote {out} ({_mb(out)}, one file, weights embedded)")

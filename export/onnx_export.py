@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import onnx
 import torch
 from torch import nn
 
+from colored.atomic import atomic_path
 from colored.checkpoint import config_hash, load_model
 from colored.contract import INPUT_NAME, OUTPUT_NAME, ModelContract
 from colored.model import ColorizationNet
@@ -105,18 +105,10 @@ def _umask() -> int:
 
 def write_onnx(proto: onnx.ModelProto, out_path: str | Path) -> Path:
     """Save as one file (weights embedded, no side .data) atomically: temp file in the same dir + rename."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp, save_as_external_data=False)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is meant to be shared
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_path
+    with atomic_path(out_path) as tmp:
+        onnx.save_model(proto, str(tmp), save_as_external_data=False)
+        os.chmod(tmp, 0o666 & ~_umask())  # the temp file is 0600; a model file is meant to be shared
+    return Path(out_path)
 
 
 def export_model(

@@ -237,8 +237,17 @@ def test_cli_exports_verifies_and_summarises(checkpoint):
     assert sorted(p.name for p in out.parent.iterdir()) == ["cli.onnx", "model.pt"]
 
 
-def _one_line_error(result, path) -> str:
-    assert result.exit_code == 2
+def test_cli_writes_nothing_when_verification_fails(checkpoint, monkeypatch):
+    monkeypatch.setitem(TOLERANCE, "fp32", 0.0)  # no export can be that exact: verification must fail
+    out = checkpoint.with_name("rejected.onnx")
+    result = CliRunner().invoke(cli_main, [str(checkpoint), "-o", str(out), "--batch-sizes", "1"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {out}: verification failed: max |ab| difference")
+    assert not out.exists() and not list(out.parent.glob(".rejected*"))
+
+
+def _one_line_error(result, path, code: int = 2) -> str:
+    assert result.exit_code == code
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), result.stderr
     assert "Traceback" not in result.output
