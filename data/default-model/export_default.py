@@ -36,7 +36,7 @@ def sha256(path: Path) -> str:
 
 def export(checkpoint: Path, out: Path, size: int):
     """Export `checkpoint` (fp16) with input size `size`; returns (contract, checkpoint dict)."""
-    from colored.checkpoint import load_model
+    from colored.checkpoint import load_model, read_checkpoint
     from colored.model import ColorizationNet
     from export.onnx_export import export_model
 
@@ -46,7 +46,15 @@ def export(checkpoint: Path, out: Path, size: int):
         resized = ColorizationNet(config)
         resized.load_state_dict(model.state_dict())
         model = resized.eval()
-    contract = export_model(model, out, train_config=ckpt.get("train_config"), fp16=True)
+    train_config = dict(ckpt.get("train_config") or {})
+    last = checkpoint.parent / "last.pt"
+    ran = read_checkpoint(last).get("epoch") if last.is_file() else ckpt.get("epoch")
+    if ran is not None and train_config.get("epochs") != ran:
+        # A run stopped after E epochs equals a run with --epochs E: the LR schedule is
+        # plateau-based and every epoch is seeded from (seed, epoch). Record what was trained.
+        train_config["epochs"] = ran
+    ckpt["train_config"] = train_config
+    contract = export_model(model, out, train_config=train_config, fp16=True)
     return contract, ckpt
 
 
@@ -106,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         "trained_image_size": tc.get("image_size"),
         "model_config": contract.model_config,
         "train_config": {k: v for k, v in tc.items() if k not in ("out",)},
-        "epochs_trained": ckpt.get("epoch"),
+        "epochs_trained": tc.get("epochs"),
+        "best_epoch": ckpt.get("epoch"),
         "best_val_loss": ckpt.get("best_val_loss"),
         "reproduce": "bash data/default-model/train.sh",
         "train_command": (
@@ -119,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         "export_command": f"python data/default-model/export_default.py RUNS/vivid/best.pt --mse RUNS/mse/best.pt "
                           f"--runs RUNS --size {args.size}",
         "data": data_summary(),
-        "mse_baseline": {"model_id": mse_contract.model_id, "epochs_trained": mse_ckpt.get("epoch"),
+        "mse_baseline": {"model_id": mse_contract.model_id, "epochs_trained": mse_ckpt["train_config"].get("epochs"),
+                         "best_epoch": mse_ckpt.get("epoch"),
                          "same_budget": True},
         "test_metrics": {
             "images": len(photos), "eval_long_side": args.eval_size,

@@ -1,0 +1,103 @@
+"""The shipped default model: it loads through the runtime, matches its recorded metadata,
+and colorizes the bundled sample archive (the README's first command) with colour."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from batch.colorize import merge, model_input
+from batch.images import decode
+from batch.session import default_model_path, infer, open_session
+from colored import metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "colored/assets"
+ARCHIVE = ROOT / "samples/archive"
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    return json.loads((ASSETS / "colored-default.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def session():
+    return open_session(None, device="cpu")
+
+
+def archive_files() -> list[Path]:
+    return sorted(p for p in ARCHIVE.rglob("*") if p.is_file())
+
+
+def to_u8(rgb: np.ndarray) -> np.ndarray:
+    return rgb if rgb.dtype == np.uint8 else ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def test_default_model_is_shipped_small_and_fp16(record):
+    path = default_model_path()
+    assert path is not None and path == ASSETS / "colored-default.onnx"
+    assert path.stat().st_size == record["bytes"] < 15_000_000
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == record["sha256"]
+
+
+def test_contract_matches_recorded_metadata(session, record):
+    _, contract = session
+    assert contract.model_id == record["model_id"]
+    assert contract.config_hash == record["config_hash"]
+    assert contract.input_size == record["input_size"]
+    assert contract.precision == record["precision"] == "fp16"
+    assert contract.model_config == record["model_config"]
+    assert contract.model_config["head"] == "classification"  # the vivid-colour loss
+    assert contract.train_config["loss"] == record["train_config"]["loss"] == "classification"
+    data = record["data"]
+    csv = ROOT / data["sources_csv"]
+    assert hashlib.sha256(csv.read_bytes()).hexdigest() == data["sources_csv_sha256"]
+    methods = record["test_metrics"]["methods"]
+    assert methods["gray (ab=0)"]["colorfulness"] == 0.0
+
+
+def test_sample_archive_is_what_the_docs_promise():
+    names = [str(p.relative_to(ARCHIVE)) for p in archive_files()]
+    assert any("/" in n for n in names), "one picture lives in a sub-folder"
+    assert sum(p.stat().st_size for p in archive_files()) < 3_000_000
+    rotated = decode(ARCHIVE / "astronaut-portrait.jpg")
+    assert "EXIF orientation 6 applied" in rotated.notes
+    assert rotated.pixels.shape == (512, 384)  # stored 512 wide; upright only with the tag applied
+    wide = decode(ARCHIVE / "mount-rushmore.png")
+    assert wide.pixels.dtype == np.uint16 and wide.bit_depth == 16
+    assert decode(ARCHIVE / "travels/pisa.jpg").icc_profile
+    for path in archive_files():
+        assert not decode(path).is_color, f"{path} should be black and white"
+
+
+def test_default_model_colorizes_the_sample_archive(session):
+    sess, contract = session
+    colorful, gray = [], []
+    for path in archive_files():
+        decoded = decode(path)
+        ab = infer(sess, contract, model_input(decoded, contract.input_size)[None])[0]
+        out = merge(decoded, ab)
+        assert out.shape[:2] == decoded.pixels.shape[:2] and out.dtype == decoded.pixels.dtype
+        colorful.append(metrics.colorfulness(to_u8(out)))
+        g = to_u8(decoded.pixels)
+        gray.append(metrics.colorfulness(np.repeat(g[..., None], 3, 2) if g.ndim == 2 else g))
+    assert max(gray) < 1.0  # the gray baseline: a B&W archive has (almost) no colour
+    assert np.mean(colorful) > 5.0 > max(gray), f"colorfulness {colorful} vs gray {gray}"
+
+
+def test_readme_command_colorizes_the_archive(tmp_path):
+    from batch.cli import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [str(ARCHIVE), str(out), "--no-progress", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    for src in archive_files():
+        rel = src.relative_to(ARCHIVE)
+        assert (out / rel).is_file(), f"{rel} not mirrored in {sorted(out.rglob('*'))}"
+    assert decode(out / "astronaut-portrait.jpg").pixels.shape[:2] == (512, 384)
