@@ -56,7 +56,7 @@ class ClassificationLoss(nn.Module):
     def __init__(self, prior: np.ndarray, centers: np.ndarray | None = None, lam: float = bins.REBALANCE_LAMBDA) -> None:
         super().__init__()
         centers = bins.bin_centers() if centers is None else centers
-        self.register_buffer("centers", torch.as_tensor(np.asarray(centers), dtype=torch.float32))
+        self.register_buffer("centers", torch.tensor(np.asarray(centers), dtype=torch.float32))
         weights = bins.rebalance_weights(prior, lam)
         self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float32))
 

@@ -270,6 +270,7 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
         train_backbone=train_backbone,
         head="regression" if cfg.loss == "mse" else "classification",
     )
+    torch.manual_seed(cfg.seed)  # same seed, same initial weights
     model = build_model(config, pretrained=cfg.pretrained, weights_file=cfg.backbone_weights)
     if config.head == "classification":
         model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
