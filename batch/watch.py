@@ -193,7 +193,7 @@ class Watcher:
             return self.cfg.move_done is not None
         if self.manifest.failed_before(job, fp):
             return self.cfg.move_failed is not None
-        if not 0 <= age < 1e9 or age < self.cfg.settle:  # written just now (or clock skew): may be incomplete
+        if age < self.cfg.settle:  # written just now (or dated in the future): may be incomplete
             self.pending.touch(job.input)
             return False
         return True

@@ -163,17 +163,19 @@ def write_file(path: Path, data: bytes) -> None:
 # ---------------------------------------------------------------- the daemon
 
 
-@pytest.mark.parametrize("close_write", [True, False], ids=["close-write", "settle-only"])
-def test_slow_writer_is_processed_only_when_complete(model, dirs, daemons, close_write):
+@pytest.mark.parametrize("mode", ["close-write", "settle-only", "polling"])
+def test_slow_writer_is_processed_only_when_complete(model, dirs, daemons, mode):
     inbox, out = dirs
     # settle-only: the writer reopens the file for every chunk (so close events mean nothing);
     # only the quiet period may decide, and it is longer than the writer's pauses.
-    d = daemons(inbox, out, model, *([] if close_write else ["--no-close-write"]), settle=1.0)
+    # polling (network mounts): no events at all, only what successive listings show.
+    extra = {"close-write": [], "settle-only": ["--no-close-write"], "polling": ["--poll", "0.2"]}[mode]
+    d = daemons(inbox, out, model, *extra, settle=1.0)
     d.wait_watching()
     data = png(1, size=96)
     chunks = [data[i : i + len(data) // 8 + 1] for i in range(0, len(data), len(data) // 8 + 1)]
     target = inbox / "slow.png"
-    f = open(target, "wb") if close_write else None
+    f = open(target, "wb") if mode != "settle-only" else None
     try:
         for chunk in chunks:  # ~2 s in all
             if f is not None:
@@ -355,6 +357,16 @@ def test_kill_9_then_restart_finishes_backlog(model, dirs, daemons):
     for i, name in enumerate(late):
         write_file(inbox / name, png(300 + i))
     _restart_and_finish(daemons, inbox, out, model, names + late, stamps)
+
+
+def test_inbox_removed_is_a_fatal_error(model, dirs, daemons):
+    inbox, out = dirs
+    d = daemons(inbox, out, model)
+    d.wait_watching()
+    inbox.rmdir()
+    assert d.proc.wait(TIMEOUT) == 1  # a supervisor restarts it (and start-up then says what is wrong)
+    assert [e["event"] for e in d.events() if e["level"] == "ERROR"] == ["fatal"]
+    assert d.status()["state"] == "failed"
 
 
 @pytest.mark.parametrize("where", ["output", "move-done"])
