@@ -1,0 +1,264 @@
+"""The colored-batch job on a Ray cluster (``--engine ray``): same steps, same files, more machines.
+
+Only the driver plans and keeps the books; the workers do the pixel work:
+
+    driver   plan_jobs -> fingerprint -> manifest triage (already done / failed earlier)
+    tasks    prepare(): full decode -> the small L at model size          (CPU, many)
+    actors   infer(): ONE onnxruntime session per actor, batched          (GPU or CPU, few)
+    tasks    re-decode -> finish(): merge at full size, encode, atomic write (CPU, many)
+    driver   manifest.record() + report, as results stream back
+
+Only the small L (1 x S x S) and ab (2 x S x S) travel through the object store.
+The full-resolution image is decoded again in the finish stage instead of being
+shipped: a 12 MP 16-bit RGB scan is ~72 MB of pixels, while decoding it again
+costs ~0.1 s of one CPU, and the finish stage (merge + encode) is several times
+that anyway. Decoding is deterministic, so both decodes give the same pixels.
+
+Local and Ray runs write byte-identical files because every step is the local
+engine's own function (batch.pipeline.prepare/infer/finish, batch.jobs naming,
+batch.images atomic writes); this module only moves data between them.
+
+Fault tolerance: one bad file becomes a failed Result, never an exception, so
+Ray only ever retries real crashes (a killed or dead worker). A retried stage
+rewrites the same deterministic output names through write-to-temp + rename, so
+a retry can neither duplicate an output nor leave a partial one, and only the
+driver appends to the manifest (one line per file, after its output is in
+place): no concurrent O_APPEND over network file systems.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from batch import images
+from batch.jobs import Job
+from batch.manifest import Manifest, fingerprint
+from batch.pipeline import Prepared, fail, finish, prepare
+from batch.results import ALREADY_DONE, FAILED_EARLIER, Result
+from batch.session import infer, open_session
+from batch.settings import Settings
+
+try:  # Ray is an optional extra: this module must import (and explain) without it
+    import ray
+    import ray.data
+except ImportError:  # also raised for sys.modules["ray"] = None
+    ray = None
+
+log = logging.getLogger("colored.batch")
+
+INSTALL_HINT = 'the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
+MAX_BLOCKS = 5000  # beyond this, several files share a block (fewer, longer tasks; less scheduler load)
+# A file that kills its worker (e.g. a decoder segfault, an OOM kill) must not be retried forever,
+# which is Ray Data's default: a few retries cover lost nodes, then the run stops with the error.
+TASK_RETRIES = 3
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed (or cannot be imported) here."""
+
+
+def require_ray() -> None:
+    if ray is None:
+        raise RayUnavailable(INSTALL_HINT)
+
+
+def connect(address: str | None = None) -> None:
+    """Join the cluster at `address` ('auto', 'ray://head:10001'), or start a local one; no-op if connected."""
+    require_ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=True)
+
+
+# ---------------------------------------------------------------- rows <-> jobs
+
+def _job_row(job: Job, fp: str) -> dict[str, Any]:
+    """A job as a row of plain strings (what a Ray Data block can hold)."""
+    return {"input": str(job.input), "relative": str(job.relative), "output": str(job.output),
+            "output_format": job.output_format, "fingerprint": fp}
+
+
+def _row_job(row: dict[str, Any]) -> Job:
+    return Job(Path(row["input"]), PurePosixPath(row["relative"]), Path(row["output"]), row["output_format"])
+
+
+def _pending(row: dict[str, Any]) -> bool:
+    return not row["result"]  # an empty result: still to be colorized
+
+
+# ---------------------------------------------------------------- the stages (run on workers)
+
+def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str, Any]:
+    """prepare() one file; keep only its small network input (the full image is dropped here)."""
+    out = prepare(_row_job(row), size, settings, row["fingerprint"])
+    if isinstance(out, Result):  # failed, or skipped (--skip-color): nothing to infer
+        return {**row, "L": np.zeros((1, size, size), np.float32), "result": json.dumps(out.to_dict()),
+                "seconds": out.seconds}
+    return {**row, "L": out.L, "result": "", "seconds": time.perf_counter() - out.started}
+
+
+class Colorizer:
+    """The actor-pool callable: one onnxruntime session per actor, opened once in __init__."""
+
+    def __init__(self, model_path: str | None, device: str, threads: int, model_id: str) -> None:
+        self.session, self.contract = open_session(model_path, device=device, threads=threads)
+        got = _model_id(self.contract)
+        if got != model_id:  # e.g. a worker whose default model differs from the driver's
+            raise RuntimeError(f"worker model {got} differs from the driver's {model_id}: "
+                               "give --model a path on shared storage")
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n, size = len(batch["result"]), self.contract.input_size
+        todo = np.array([not r for r in batch["result"]], dtype=bool)
+        ab = np.zeros((n, 2, size, size), np.float32)
+        if todo.any():
+            started = time.perf_counter()
+            try:
+                ab[todo] = infer(self.session, self.contract, batch["L"][todo])
+            except Exception as e:  # the whole batch failed: say so for each file, carry on (as locally)
+                results = list(batch["result"])
+                for i in np.flatnonzero(todo):
+                    row = {k: batch[k][i] for k in ("input", "relative", "output", "output_format", "fingerprint")}
+                    results[i] = json.dumps(fail(_row_job(row), e, row["fingerprint"]).to_dict())
+                batch["result"] = np.array(results, dtype=object)
+            # Each file is charged its share of the batch's network time.
+            batch["seconds"] = batch["seconds"] + todo * (time.perf_counter() - started) / todo.sum()
+        batch["ab"] = ab
+        return batch
+
+
+def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Decode the original again, then the local engine's finish(): merge, encode, atomic write."""
+    if not _pending(row):
+        return {"result": row["result"]}
+    job = _row_job(row)
+    started = time.perf_counter() - float(row["seconds"])  # so Result.seconds adds up every stage's work
+    try:
+        decoded = images.decode(job.input, max_pixels=settings.max_pixels)
+    except Exception as e:  # it decoded a moment ago: the file changed or vanished since
+        return {"result": json.dumps(fail(job, e, row["fingerprint"], started).to_dict())}
+    prepared = Prepared(decoded, np.asarray(row["L"]), row["fingerprint"], started)
+    return {"result": json.dumps(finish(job, prepared, np.asarray(row["ab"]), settings).to_dict())}
+
+
+# ---------------------------------------------------------------- the driver
+
+def _model_id(contract) -> str:
+    # The same identity the local engine puts into fingerprints (batch.pipeline.process).
+    return f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
+
+
+def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | None,
+           retry_failed: bool) -> Result | str:
+    """A final Result when this job needs no work this run, else its fingerprint (the work to do)."""
+    try:
+        fp = fingerprint(job, model_id, settings)
+    except OSError as e:  # vanished or unreadable since planning
+        return fail(job, e)
+    if manifest is None:
+        return fp
+    if manifest.is_done(job, fp):
+        prev = manifest.lookup(job)
+        return Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes, fingerprint=fp,
+                      output_bytes=prev.output_bytes)
+    earlier = manifest.failed_before(job, fp)
+    if earlier is not None and not retry_failed:
+        return Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason, notes=earlier.notes,
+                      fingerprint=fp)
+    return fp
+
+
+def plan_resources(device: str, threads: int | None, cluster: dict[str, float]) -> dict[str, Any]:
+    """How many inference actors, with what resources, for this cluster.
+
+    GPUs: one actor per GPU (one session each; Ray sets CUDA_VISIBLE_DEVICES per
+    actor). CPU only: actors get `threads` CPUs each (default 2) and together take
+    about half the cluster, leaving the rest to decode and merge, which on CPU cost
+    as much as the network.
+    """
+    gpus = int(cluster.get("GPU", 0))
+    cpus = max(1, int(cluster.get("CPU", 1)))
+    if device in ("cuda", "tensorrt") and gpus == 0:
+        raise RuntimeError(f"--device {device}: the Ray cluster has no GPUs (resources: CPU={cpus})")
+    if gpus and device != "cpu":
+        return {"actors": gpus, "num_gpus": 1, "num_cpus": threads or 1, "threads": threads or 1}
+    per_actor = max(1, min(threads or 2, cpus // 2))  # never all CPUs: decode tasks would wait forever
+    return {"actors": max(1, cpus // (2 * per_actor)), "num_gpus": 0, "num_cpus": per_actor, "threads": per_actor}
+
+
+def process_ray(
+    jobs: Iterable[Job],
+    model_path: str | Path | None,
+    contract,
+    settings: Settings,
+    *,
+    manifest: Manifest | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    batch_size: int = 4,
+    retry_failed: bool = False,
+    on_result: Callable[[Result], None] | None = None,
+    colorizer: type = Colorizer,
+) -> list[Result]:
+    """Colorize every job on the connected Ray cluster; the same contract as batch.pipeline.process.
+
+    `contract` is the model's contract as the driver read it; every actor checks its
+    own session against it. `model_path` must be readable at the same path on every
+    node (None: each node's packaged default model). `colorizer` is the actor class
+    (replaceable for tests and custom runtimes).
+    """
+    require_ray()
+    model_id = _model_id(contract)
+    results: list[Result] = []
+
+    def emit(result: Result, new: bool = True) -> None:
+        if new and manifest is not None:
+            manifest.record(result)  # only the driver writes the manifest
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    rows = []
+    for job in jobs:
+        out = triage(job, model_id, settings, manifest, retry_failed)
+        if isinstance(out, Result):
+            emit(out, new=out.status not in (ALREADY_DONE, FAILED_EARLIER))
+        else:
+            rows.append(_job_row(job, out))
+    if not rows:
+        return results  # nothing to do: not even a cluster is needed
+
+    connect()
+    res = plan_resources(device, threads, ray.cluster_resources())
+    log.info("ray: %d files to do, %d inference actor(s) x (%d CPU, %d GPU), batch %d",
+             len(rows), res["actors"], res["num_cpus"], res["num_gpus"], batch_size)
+    ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_BLOCKS))
+    with warnings.catch_warnings():
+        # Ray 2.60 has no named parameter for retry limits yet and flags the kwargs as deprecated
+        # (removal announced for 2.64, hence the extra's upper bound); the limits matter more.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds = ds.map(decode_stage, fn_kwargs={"size": contract.input_size, "settings": settings},
+                    max_retries=TASK_RETRIES)
+        ds = ds.map_batches(
+            colorizer, batch_size=batch_size, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=res["actors"]),
+            fn_constructor_kwargs={"model_path": None if model_path is None else str(model_path), "device": device,
+                                   "threads": res["threads"], "model_id": model_id},
+            num_cpus=res["num_cpus"], num_gpus=res["num_gpus"] or None,
+            max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
+        )
+        ds = ds.map(finish_stage, fn_kwargs={"settings": settings}, max_retries=TASK_RETRIES)
+    for row in ds.iter_rows():
+        emit(Result.from_dict(json.loads(row["result"])))
+    return results
+
+
+__all__ = ["INSTALL_HINT", "RayUnavailable", "require_ray", "connect", "Colorizer", "decode_stage", "finish_stage",
+           "triage", "plan_resources", "process_ray"]

@@ -1,0 +1,194 @@
+"""The Ray engine on a small local Ray instance: same files as the local engine, failures, resume, crashes.
+
+One Ray instance (2 CPUs, no dashboard) serves the whole module and is shut down at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+from skimage import data
+
+ray = pytest.importorskip("ray", reason='the Ray engine is an optional extra: pip install "colored-toolkit[ray]"')
+
+from _tiny_model import tiny_model_path  # noqa: E402
+from batch.jobs import plan_jobs  # noqa: E402
+from batch.manifest import MANIFEST_NAME, Manifest  # noqa: E402
+from batch.pipeline import process  # noqa: E402
+from batch.ray_engine import Colorizer, plan_resources, process_ray  # noqa: E402
+from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER  # noqa: E402
+from batch.session import open_session  # noqa: E402
+from batch.settings import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+BATCH = 4  # the same batch size for both engines
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Path:
+    """A local Ray; yields the marker path CrashOnce's workers see (worker env is fixed at start)."""
+    marker = tmp_path_factory.mktemp("crash") / "crashed"
+    # The workers must import this module (for CrashOnce) and the repository's packages.
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]), "COLORED_TEST_CRASH_MARKER": str(marker)}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    yield marker
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model() -> Path:
+    return tiny_model_path()
+
+
+@pytest.fixture(scope="module")
+def contract(model):
+    return open_session(model, device="cpu")[1]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    """Real photos in the layouts that matter for identical output (depth, alpha, EXIF/ICC, folders), one broken."""
+    root = tmp_path_factory.mktemp("ray-archive") / "in"
+    (root / "sub").mkdir(parents=True)
+    camera = data.camera()
+    small = cv2.resize(camera, (200, 150), interpolation=cv2.INTER_AREA)
+    colour = cv2.resize(data.astronaut(), (180, 180), interpolation=cv2.INTER_AREA)
+    Image.fromarray(camera).save(root / "camera.png")
+    Image.fromarray(colour).save(root / "sub" / "astronaut.jpg", quality=90)
+    Image.fromarray(small.astype(np.uint16) * 257).save(root / "sub" / "gray16.png")
+    alpha = Image.fromarray(np.tile(np.arange(200, dtype=np.uint8), (150, 1)))
+    Image.merge("LA", [Image.fromarray(small), alpha]).save(root / "sub" / "alpha.png")
+    Image.fromarray(small).save(root / "scan.tif")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(small).save(root / "rotated.jpg", quality=90, exif=exif.tobytes(), icc_profile=icc)
+    for i in range(4):  # a few more, so the actor sees several batches
+        Image.fromarray(camera[i * 40 : i * 40 + 256, 100:356]).save(root / f"crop{i}.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2)
+    return root
+
+
+def outputs(root: Path) -> dict[str, str]:
+    """sha256 of every output image (not the manifest or reports)."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith((".", "colored-report"))}
+
+
+def manifest_lines(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines() if line.strip()]
+
+
+def run_ray(src: Path, out: Path, model: Path, contract, colorizer=Colorizer, **kw):
+    settings = Settings()
+    results = process_ray(plan_jobs(src, out, settings), model, contract, settings, manifest=Manifest(out),
+                          batch_size=BATCH, colorizer=colorizer, **kw)
+    return {r.input: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def local_out(archive, model, tmp_path_factory) -> Path:
+    """The reference: the same archive through the local (threaded) engine."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    settings = Settings()
+    session, contract = open_session(model, device="cpu")
+    process(plan_jobs(archive, out, settings), session, contract, settings, manifest=Manifest(out),
+            workers=2, batch_size=BATCH)
+    return out
+
+
+def test_byte_identical_to_local_engine_and_bad_file_recorded(cluster, archive, model, contract, local_out, tmp_path):
+    out = tmp_path / "out"
+    results = run_ray(archive, out, model, contract)
+    assert len(results) == 11
+    assert results["broken.png"].status == FAILED and "corrupt" in results["broken.png"].reason
+    assert {k for k, r in results.items() if r.status == DONE} == set(results) - {"broken.png"}
+
+    ours, reference = outputs(out), outputs(local_out)
+    assert len(ours) == 10 and "sub/alpha.png" in ours and "rotated.jpg" in ours
+    assert ours == reference  # byte for byte, same names
+
+    # The manifest says the same as the local engine's, one line per file.
+    lines = manifest_lines(out)
+    assert sorted(e["input"] for e in lines) == sorted(results)
+    local = {e["input"]: e for e in manifest_lines(local_out)}
+    for e in lines:
+        for key in ("status", "output", "reason", "fingerprint", "output_bytes", "notes"):
+            assert e[key] == local[e["input"]][key], (e["input"], key)
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_resume_does_nothing_then_only_the_missing_file(cluster, archive, model, contract, tmp_path):
+    out = tmp_path / "out"
+    run_ray(archive, out, model, contract)
+    before = outputs(out)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+    again = run_ray(archive, out, model, contract)
+    assert {r.status for k, r in again.items() if k != "broken.png"} == {ALREADY_DONE}
+    assert again["broken.png"].status == FAILED_EARLIER
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # not a byte written, manifest included
+
+    (out / "sub" / "gray16.png").unlink()
+    third = run_ray(archive, out, model, contract)
+    assert [k for k, r in third.items() if r.status == DONE] == ["sub/gray16.png"]
+    assert sum(r.status == ALREADY_DONE for r in third.values()) == 9
+    assert outputs(out) == before  # redone identically
+    assert len(manifest_lines(out)) == 11 + 1  # first run, plus the one file redone
+
+
+class CrashOnce(Colorizer):
+    """Kills its own worker process on its first batch of the session (a marker file remembers)."""
+
+    def __call__(self, batch):
+        flag = Path(os.environ["COLORED_TEST_CRASH_MARKER"])
+        if not flag.exists():
+            flag.write_text("crashed")
+            os._exit(1)  # no exception, no cleanup: as a segfault or an OOM kill would
+        return super().__call__(batch)
+
+
+def test_actor_crash_is_retried_without_duplicates(cluster, archive, model, contract, local_out, tmp_path):
+    assert not cluster.exists()
+    out = tmp_path / "out"
+    results = run_ray(archive, out, model, contract, colorizer=CrashOnce)
+    assert cluster.read_text() == "crashed"  # it really died once
+    assert sum(r.status == DONE for r in results.values()) == 10
+    assert outputs(out) == outputs(local_out)
+    inputs = [e["input"] for e in manifest_lines(out)]
+    assert sorted(inputs) == sorted(set(inputs)) == sorted(results)  # no file recorded twice
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_resources_fit_the_cluster():
+    gpu = plan_resources("auto", None, {"CPU": 32, "GPU": 4})
+    assert (gpu["actors"], gpu["num_gpus"], gpu["num_cpus"], gpu["threads"]) == (4, 1, 1, 1)
+    assert plan_resources("cpu", None, {"CPU": 32, "GPU": 4})["num_gpus"] == 0  # --device cpu: no GPUs taken
+    two = plan_resources("auto", None, {"CPU": 2})
+    assert (two["actors"], two["num_cpus"], two["threads"]) == (1, 1, 1)  # one CPU is left for decoding
+    big = plan_resources("auto", None, {"CPU": 16})
+    assert (big["actors"], big["num_cpus"], big["threads"]) == (4, 2, 2)
+    assert plan_resources("auto", 4, {"CPU": 16})["actors"] == 2
+    with pytest.raises(RuntimeError, match="no GPUs"):
+        plan_resources("cuda", None, {"CPU": 8})
+
+
+def test_without_ray_the_engine_says_how_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from batch.ray_engine import require_ray, RayUnavailable\n"
+        "try:\n    require_ray()\nexcept RayUnavailable as e:\n    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
