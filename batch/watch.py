@@ -157,6 +157,7 @@ class Watcher:
                     paths.append(self.ready.get_nowait())
                 except queue.Empty:
                     break
+            self.manifest.refresh()  # a colored-batch run on the same output may have done some
             claimed = [job for job in self.plan(paths) if self.claim(job)]
             for path in paths:  # claimed first, released after: always counted somewhere
                 self.pending.release(path)

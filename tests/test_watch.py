@@ -163,6 +163,30 @@ def write_file(path: Path, data: bytes) -> None:
 # ---------------------------------------------------------------- the daemon
 
 
+def slow_write(target: Path, out: Path, reopen: bool, more: Callable[[int], bool] = lambda i: i < 8) -> None:
+    """Write a 96x96 PNG in chunks 0.25 s apart while `more(chunks written)`, checking that the
+    daemon leaves it alone meanwhile. reopen: open and close the file for every chunk."""
+    data = png(1, size=96)
+    step = len(data) // 60 + 1
+    f = None if reopen else open(target, "wb")
+    written, i = 0, 0
+    try:
+        while written < len(data):
+            chunk = data[written : written + step] if more(i) else data[written:]
+            if f is not None:
+                f.write(chunk)
+                f.flush()
+            else:
+                with open(target, "ab") as g:
+                    g.write(chunk)
+            written, i = written + len(chunk), i + 1
+            time.sleep(0.25)
+            assert target.name not in statuses(out), f"taken before the writer finished (after {i} chunks)"
+    finally:
+        if f is not None:
+            f.close()
+
+
 @pytest.mark.parametrize("mode", ["close-write", "settle-only", "polling"])
 def test_slow_writer_is_processed_only_when_complete(model, dirs, daemons, mode):
     inbox, out = dirs
@@ -172,23 +196,29 @@ def test_slow_writer_is_processed_only_when_complete(model, dirs, daemons, mode)
     extra = {"close-write": [], "settle-only": ["--no-close-write"], "polling": ["--poll", "0.2"]}[mode]
     d = daemons(inbox, out, model, *extra, settle=1.0)
     d.wait_watching()
-    data = png(1, size=96)
-    chunks = [data[i : i + len(data) // 8 + 1] for i in range(0, len(data), len(data) // 8 + 1)]
-    target = inbox / "slow.png"
-    f = open(target, "wb") if mode != "settle-only" else None
-    try:
-        for chunk in chunks:  # ~2 s in all
-            if f is not None:
-                f.write(chunk)
-                f.flush()
-            else:
-                with open(target, "ab") as g:
-                    g.write(chunk)
-            time.sleep(0.25)
-            assert "slow.png" not in statuses(out), "taken before the writer finished"
-    finally:
-        if f is not None:
-            f.close()
+    slow_write(inbox / "slow.png", out, reopen=mode == "settle-only")
+    d.wait(lambda: "slow.png" in statuses(out), "slow.png to be processed")
+    d.wait_idle()
+    assert statuses(out)["slow.png"] == ["done"]
+    assert decodes(out / "slow.png") == (96, 96)
+    assert d.stop() == 0
+
+
+def test_file_being_written_during_the_startup_scan_waits(model, dirs, daemons):
+    inbox, out = dirs
+    started: list[Daemon] = []
+    scanned: list[int] = []  # the chunk count when the daemon's start-up scan was over
+
+    def more(i: int) -> bool:  # start the daemon mid-write; write two more chunks after its scan
+        if i == 2:
+            started.append(daemons(inbox, out, model, settle=1.0))
+        if started and not scanned and started[0].status().get("state") == "watching":
+            scanned.append(i)
+        return not scanned or i < scanned[0] + 2
+
+    slow_write(inbox / "slow.png", out, reopen=False, more=more)
+    assert scanned, "the daemon's start-up scan was not over before the file was complete"
+    d = started[0]
     d.wait(lambda: "slow.png" in statuses(out), "slow.png to be processed")
     d.wait_idle()
     assert statuses(out)["slow.png"] == ["done"]
