@@ -9,9 +9,6 @@ Outputs are written atomically (see `write_atomically`). torch-free.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,7 @@ import tifffile
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from batch import metadata as md
+from colored.atomic import atomic_path
 
 # Truncated files are failures, never silently grey-bottomed pictures.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -460,46 +458,7 @@ def _write_tiff16(
 
 
 def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
-    """Run `write` on a hidden temp file beside `path`, fsync it, then os.replace it into place.
-
-    A crash or error leaves either the old file or nothing at `path`, never a
-    partial one; the temp file ('.<name>.<random>.tmp') is removed on failure.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)  # reopened by name: writers such as tifffile want a named file object
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # persist the rename itself (POSIX; a no-op elsewhere)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _new_file_mode(path: Path) -> int:
-    """Mode a plainly created file would get (mkstemp makes 0600): the old file's, else 0666 & ~umask."""
-    with contextlib.suppress(OSError):
-        return path.stat().st_mode & 0o7777
-    return 0o666 & ~_UMASK
-
-
-def _read_umask() -> int:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    return 0o022
-
-
-_UMASK = _read_umask()
+    """Run `write` on a hidden temp file beside `path` ('.<name>.<random>.tmp'), then move it
+    into place (colored.atomic): a crash or error leaves the old file or nothing, never a partial one."""
+    with atomic_path(path, keep_suffix=False) as tmp, open(tmp, "wb") as f:
+        write(f)

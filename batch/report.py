@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from batch.results import STATUSES, Result
+from colored.atomic import atomic_write_bytes
 
 REPORT_FIELDS = ("input", "output", "status", "reason", "notes", "output_bytes", "seconds")
 
@@ -61,7 +60,7 @@ def write_report(path: str | Path, results: Sequence[Result], meta: dict) -> Pat
     else:
         doc = {**meta, "counts": counts(rows), "files": [_row(r) for r in rows]}
         text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    _write_atomic(path, text)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path
 
 
@@ -79,18 +78,3 @@ def _csv_text(rows: Sequence[Result]) -> str:
     for r in rows:
         w.writerow({**_row(r), "notes": "; ".join(r.notes)})
     return buf.getvalue()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -1,6 +1,8 @@
-"""Atomic file writes: a temp file in the target's folder, then os.replace.
+"""Atomic file writes: a hidden temp file in the target's folder, fsync, then os.replace.
 
-A crash or Ctrl-C mid-write leaves the previous file (or nothing), never a truncated one.
+A crash, kill -9 or Ctrl-C mid-write leaves the previous file (or nothing), never a
+truncated one. Used by training (checkpoints, previews), export (ONNX files) and the
+runtime (images, reports, status files). torch-free.
 """
 
 from __future__ import annotations
@@ -13,21 +15,60 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path next to ``path`` (same suffix, so writers pick the right format);
-    it replaces ``path`` only if the block finishes without an exception."""
+def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; it replaces ``path`` only if the block finishes.
+
+    The temp name is '.<name>.<random>.tmp', plus the target's suffix when
+    ``keep_suffix`` (so writers that pick a format from the name still work). Either
+    way it is a dotfile, which watchers and the batch planner ignore.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
+    suffix = ".tmp" + (path.suffix if keep_suffix else "")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)  # reopened by name: torch/onnx/tifffile writers want a path or their own handle
     try:
         yield Path(tmp)
+        _fsync(tmp, os.O_RDONLY)
+        os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
+    with contextlib.suppress(OSError):  # persist the rename itself (POSIX; a no-op elsewhere)
+        _fsync(path.parent, os.O_RDONLY)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def _fsync(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _new_file_mode(path: Path) -> int:
+    """Mode a plainly created file would get (mkstemp makes 0600): the old file's, else 0666 & ~umask."""
+    with contextlib.suppress(OSError):
+        return path.stat().st_mode & 0o7777
+    return 0o666 & ~_UMASK
+
+
+def _read_umask() -> int:
+    # /proc avoids os.umask's set-and-restore, which races with other threads creating files.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()

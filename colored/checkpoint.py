@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from colored import __version__
+from colored.atomic import atomic_path
 from colored.model import ColorizationNet, ModelConfig
 
 FORMAT = "colored-checkpoint"
@@ -34,8 +35,6 @@ def config_hash(model_config: dict, train_config: dict | None = None) -> str:
 
 def save_checkpoint(path: str | Path, model: ColorizationNet, **extra: Any) -> None:
     """Write atomically (temp file + rename) so an interrupted save never leaves a truncated checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -44,14 +43,8 @@ def save_checkpoint(path: str | Path, model: ColorizationNet, **extra: Any) -> N
         "model": model.state_dict(),
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -62,9 +55,18 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: not a file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # zip errors, unpickling errors, truncated files
-        raise CheckpointError(f"{path}: not a readable ColorED checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol chatter adds nothing here
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # weights_only refuses arbitrary objects: say so plainly instead of torch's
+        # advice to disable the safety check.
+        raise CheckpointError(
+            f"{path}: not a ColorED checkpoint (torch cannot read it as tensors and plain values: "
+            "a different kind of file, or one holding Python objects, which are not unpickled for safety)"
+        ) from e
+    except Exception as e:  # zip errors, truncated or corrupt files
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_first_sentence(e)})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a ColorED checkpoint (no '{FORMAT}' header); was it written by colored-train?")
     version = ckpt.get("format_version")
@@ -75,6 +77,11 @@ def read_checkpoint(path: str | Path) -> dict:
             f"({ckpt.get('colored_version', 'unknown')})"
         )
     return ckpt
+
+
+def _first_sentence(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text.split(". ")[0].rstrip(".")
 
 
 def load_model(path: str | Path) -> tuple[ColorizationNet, dict]:

@@ -9,7 +9,6 @@ decode) is inside, so a runtime needs only decode, resize and colour conversion.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 
@@ -97,17 +96,10 @@ def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET) -> onnx.Mo
     return proto
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_onnx(proto: onnx.ModelProto, out_path: str | Path) -> Path:
     """Save as one file (weights embedded, no side .data) atomically: temp file in the same dir + rename."""
     with atomic_path(out_path) as tmp:
         onnx.save_model(proto, str(tmp), save_as_external_data=False)
-        os.chmod(tmp, 0o666 & ~_umask())  # the temp file is 0600; a model file is meant to be shared
     return Path(out_path)
 
 

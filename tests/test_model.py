@@ -122,8 +122,14 @@ def test_checkpoint_errors(tmp_path):
         read_checkpoint(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00not a zip")
-    with pytest.raises(CheckpointError, match="corrupt.pt: not a readable"):
+    with pytest.raises(CheckpointError, match=r"corrupt.pt: not a ColorED checkpoint \(torch cannot read it"):
         read_checkpoint(corrupt)
+    whole = tmp_path / "whole.pt"
+    save_checkpoint(whole, tiny("regression"))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated.pt: corrupt or truncated checkpoint"):
+        read_checkpoint(truncated)
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(CheckpointError, match="not a ColorED checkpoint"):
