@@ -192,3 +192,22 @@ def test_without_ray_the_engine_says_how_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == 'the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
+
+
+def test_short_batches_give_the_same_bytes_as_full_ones(archive):
+    """A file's colours must not depend on where Ray's batch boundaries fall (see Colorizer.infer)."""
+    from batch import images
+    from batch.colorize import model_input
+    from batch.session import default_model_path, infer
+
+    model = default_model_path()
+    if model is None:
+        pytest.skip("no packaged default model in this install")
+    session, contract = open_session(model, device="cpu", threads=1)
+    names = ["camera.png", "scan.tif", "crop0.png", "crop1.png"]
+    L = np.stack([model_input(images.decode(archive / n), contract.input_size) for n in names])
+    full = infer(session, contract, L)
+    model_id = f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
+    actor = Colorizer(str(model), "cpu", 1, model_id, 4)
+    for n in (1, 2, 3):
+        np.testing.assert_array_equal(actor.infer(L[:n]), full[:n])
