@@ -65,16 +65,42 @@ class RayUnavailable(RuntimeError):
     """Ray is not installed (or cannot be imported) here."""
 
 
+class RayStartError(RuntimeError):
+    """The cluster cannot be reached, or cannot run this job as asked (e.g. --device cuda without GPUs)."""
+
+
+class RayRunError(RuntimeError):
+    """The Ray run stopped (e.g. a worker crashed more often than the retry limit); finished files are kept."""
+
+
 def require_ray() -> None:
     if ray is None:
         raise RayUnavailable(INSTALL_HINT)
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
 def connect(address: str | None = None) -> None:
-    """Join the cluster at `address` ('auto', 'ray://head:10001'), or start a local one; no-op if connected."""
+    """Join the cluster at `address` ('auto', 'ray://head:10001'; None: $RAY_ADDRESS, else a new local Ray)."""
     require_ray()
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return
+    try:
         ray.init(address=address, include_dashboard=False, log_to_driver=True)
+    except Exception as e:  # ConnectionError, ValueError for a bad address, ...
+        raise RayStartError(f"cannot start or reach Ray at {address or 'a new local instance'} ({_first_line(e)})") from None
+
+
+def start(address: str | None, device: str, threads: int | None) -> dict[str, Any]:
+    """Connect, and check the cluster can run the job: the actor plan (see plan_resources)."""
+    connect(address)
+    try:
+        return plan_resources(device, threads, ray.cluster_resources())
+    except RuntimeError as e:
+        raise RayStartError(str(e)) from None
 
 
 # ---------------------------------------------------------------- rows <-> jobs
@@ -221,13 +247,16 @@ def process_ray(
     retry_failed: bool = False,
     on_result: Callable[[Result], None] | None = None,
     colorizer: type = Colorizer,
+    address: str | None = None,
 ) -> list[Result]:
     """Colorize every job on the connected Ray cluster; the same contract as batch.pipeline.process.
 
     `contract` is the model's contract as the driver read it; every actor checks its
     own session against it. `model_path` must be readable at the same path on every
     node (None: each node's packaged default model). `colorizer` is the actor class
-    (replaceable for tests and custom runtimes).
+    (replaceable for tests and custom runtimes). Without `address`, an already connected
+    Ray is used, else $RAY_ADDRESS, else a new local instance. Raises RayStartError
+    before any work, RayRunError if Ray gives up midway (every finished file is recorded).
     """
     require_ray()
     model_id = _model_id(contract)
@@ -250,8 +279,8 @@ def process_ray(
     if not rows:
         return results  # nothing to do: not even a cluster is needed
 
-    connect()
-    res = plan_resources(device, threads, ray.cluster_resources())
+    res = start(address, device, threads)
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the caller has its own (on_result)
     log.info("ray: %d files to do, %d inference actor(s) x (%d CPU, %d GPU), batch %d",
              len(rows), res["actors"], res["num_cpus"], res["num_gpus"], batch_size)
     ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_BLOCKS))
@@ -270,10 +299,16 @@ def process_ray(
             max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
         )
         ds = ds.map(finish_stage, fn_kwargs={"settings": settings}, max_retries=TASK_RETRIES)
-    for row in ds.iter_rows():
+    stream = iter(ds.iter_rows())
+    while True:
+        try:
+            row = next(stream)
+        except StopIteration:
+            return results
+        except Exception as e:  # Ray gave up (retries exhausted, actors cannot start, cluster lost)
+            raise RayRunError(f"the Ray run stopped: {_first_line(e)}") from e
         emit(Result.from_dict(json.loads(row["result"])))
-    return results
 
 
-__all__ = ["INSTALL_HINT", "RayUnavailable", "require_ray", "connect", "Colorizer", "decode_stage", "finish_stage",
-           "triage", "plan_resources", "process_ray"]
+__all__ = ["INSTALL_HINT", "RayUnavailable", "RayStartError", "RayRunError", "require_ray", "connect", "start",
+           "Colorizer", "decode_stage", "finish_stage", "triage", "plan_resources", "process_ray"]

@@ -170,6 +170,25 @@ def test_actor_crash_is_retried_without_duplicates(cluster, archive, model, cont
     assert not list(out.rglob("*.tmp"))
 
 
+class CrashAlways(Colorizer):
+    """A worker that dies on every batch: what a poison input or a broken node looks like."""
+
+    def __call__(self, batch):
+        os._exit(1)
+
+
+def test_endless_crashes_stop_the_run_with_one_clear_error(cluster, archive, model, contract, tmp_path, monkeypatch):
+    from batch import ray_engine
+
+    monkeypatch.setattr(ray_engine, "TASK_RETRIES", 1)  # the same path as the default 3, sooner
+    out = tmp_path / "out"
+    with pytest.raises(ray_engine.RayRunError, match="^the Ray run stopped: ") as err:
+        run_ray(archive, out, model, contract, colorizer=CrashAlways)
+    assert "\n" not in str(err.value)
+    assert not outputs(out)  # nothing written, nothing half-written
+    assert not list(out.rglob("*.tmp"))
+
+
 def test_resources_fit_the_cluster():
     gpu = plan_resources("auto", None, {"CPU": 32, "GPU": 4})
     assert (gpu["actors"], gpu["num_gpus"], gpu["num_cpus"], gpu["threads"]) == (4, 1, 1, 1)
