@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -78,8 +79,17 @@ def require_ray() -> None:
         raise RayUnavailable(INSTALL_HINT)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*")  # "RuntimeError: ..." closing a traceback
+
+
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
+    """One line for the user: for a Ray error, the exception a worker raised (the end of its traceback)."""
+    text = _ANSI.sub("", str(e)).strip()
+    if ray is not None and isinstance(e, ray.exceptions.RayError):
+        raised = [line for line in text.splitlines() if _RAISED.match(line)]
+        if raised:
+            return raised[-1]
     return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 

@@ -189,6 +189,17 @@ def test_endless_crashes_stop_the_run_with_one_clear_error(cluster, archive, mod
     assert not list(out.rglob("*.tmp"))
 
 
+def test_a_different_model_on_the_workers_stops_the_run_with_the_reason(cluster, archive, model, tmp_path):
+    from batch import ray_engine
+    from batch.session import default_model_path
+
+    if default_model_path() is None:
+        pytest.skip("no packaged default model in this install")
+    drivers = open_session(default_model_path(), device="cpu")[1]  # the driver checked another model
+    with pytest.raises(ray_engine.RayRunError, match="differs from the driver's .*shared storage"):
+        run_ray(archive, tmp_path / "out", model, drivers)
+
+
 def test_resources_fit_the_cluster():
     gpu = plan_resources("auto", None, {"CPU": 32, "GPU": 4})
     assert (gpu["actors"], gpu["num_gpus"], gpu["num_cpus"], gpu["threads"]) == (4, 1, 1, 1)
