@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import warnings
@@ -116,8 +117,12 @@ def start(address: str | None, device: str, threads: int | None) -> dict[str, An
 # ---------------------------------------------------------------- rows <-> jobs
 
 def _job_row(job: Job, fp: str) -> dict[str, Any]:
-    """A job as a row of plain strings (what a Ray Data block can hold)."""
-    return {"input": str(job.input), "relative": str(job.relative), "output": str(job.output),
+    """A job as a row of plain strings (what a Ray Data block can hold).
+
+    Paths are made absolute: workers do not run in the driver's working directory.
+    Not resolved, though: a shared mount must keep the path the user gave.
+    """
+    return {"input": os.path.abspath(job.input), "relative": str(job.relative), "output": os.path.abspath(job.output),
             "output_format": job.output_format, "fingerprint": fp}
 
 
@@ -303,7 +308,8 @@ def process_ray(
         ds = ds.map_batches(
             colorizer, batch_size=batch_size, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=res["actors"]),
-            fn_constructor_kwargs={"model_path": None if model_path is None else str(model_path), "device": device,
+            fn_constructor_kwargs={"model_path": None if model_path is None else os.path.abspath(model_path),
+                                   "device": device,
                                    "threads": res["threads"], "model_id": model_id, "batch_size": batch_size},
             num_cpus=res["num_cpus"], num_gpus=res["num_gpus"] or None,
             max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
