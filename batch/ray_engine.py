@@ -175,7 +175,6 @@ class Colorizer:
         batch["ab"] = ab
         return batch
 
-
     def infer(self, L: np.ndarray) -> np.ndarray:
         """infer() at a fixed batch shape: short batches are padded with zeros to `batch_size`.
 
