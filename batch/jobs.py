@@ -77,19 +77,40 @@ def plan_jobs(
     for folder, dirnames, filenames in os.walk(input_root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel_folder = PurePosixPath(Path(folder).relative_to(input_root).as_posix())
-        candidates = []
-        for name in sorted(filenames):
-            path = Path(folder, name)
-            if name.startswith(".") or not path.is_file():
-                continue
-            ext = path.suffix.lower()
-            fmt = source_format(path)
-            if ext not in SUPPORTED_EXTENSIONS or fmt is None:
-                if ignored is not None:
-                    ignored[ext or "(no extension)"] += 1
-                continue
-            candidates.append((path, fmt))
-        yield from _name_outputs(candidates, input_root, output_root, rel_folder, settings)
+        yield from _folder_jobs(input_root, output_root, rel_folder, filenames, settings, ignored)
+
+
+def plan_folder(
+    input_root: str | Path, output_root: str | Path, rel_folder: PurePosixPath, settings: Settings
+) -> list[Job]:
+    """The jobs of one folder (input_root/rel_folder, not its sub-folders), named exactly as plan_jobs names them.
+
+    For callers that learn about files one at a time (the watch daemon): an output
+    name depends on the other files of its folder, so the whole folder is planned.
+    """
+    input_root, output_root = Path(input_root), Path(output_root)
+    names = os.listdir(input_root.joinpath(*rel_folder.parts))
+    return list(_folder_jobs(input_root, output_root, rel_folder, names, settings))
+
+
+def _folder_jobs(
+    input_root: Path, output_root: Path, rel_folder: PurePosixPath, filenames: list[str], settings: Settings,
+    ignored: Counter | None = None,
+) -> Iterator[Job]:
+    folder = input_root.joinpath(*rel_folder.parts)
+    candidates = []
+    for name in sorted(filenames):
+        path = folder / name
+        if name.startswith(".") or not path.is_file():
+            continue
+        ext = path.suffix.lower()
+        fmt = source_format(path)
+        if ext not in SUPPORTED_EXTENSIONS or fmt is None:
+            if ignored is not None:
+                ignored[ext or "(no extension)"] += 1
+            continue
+        candidates.append((path, fmt))
+    yield from _name_outputs(candidates, input_root, output_root, rel_folder, settings)
 
 
 def _name_outputs(

@@ -32,7 +32,7 @@ from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, R
 from batch.session import infer
 from batch.settings import Settings
 
-__all__ = ["Prepared", "prepare", "infer", "finish", "fail", "process"]
+__all__ = ["Prepared", "prepare", "infer", "finish", "fail", "process", "model_key"]
 
 
 @dataclass
@@ -94,6 +94,11 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
 _END = object()  # end-of-stream marker passed down the queues
 
 
+def model_key(contract) -> str:
+    """The model part of a manifest fingerprint: what must match for an earlier output to stand."""
+    return f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
+
+
 def process(
     jobs: Iterable[Job],
     session,
@@ -114,7 +119,7 @@ def process(
     """
     workers, batch_size = max(1, workers), max(1, batch_size)
     size = contract.input_size
-    model_id = f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
+    model_id = model_key(contract)
     results: list[Result] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
