@@ -33,24 +33,9 @@ from pathlib import Path, PurePosixPath
 import click
 
 from batch import cli as batch_cli
-from batch.jobs import Job, PlanError, check_roots, plan_jobs
-from batch.jobs import _name_outputs, source_format  # TEMP until jobs.plan_folder exists (22:30)
-from batch.images import SUPPORTED_EXTENSIONS
-
-
-def plan_folder(input_root, output_root, rel_folder, settings):  # TEMP
-    folder = Path(input_root, *rel_folder.parts)
-    cands = []
-    for name in sorted(os.listdir(folder)):
-        path = folder / name
-        if name.startswith(".") or not path.is_file():
-            continue
-        fmt = source_format(path)
-        if path.suffix.lower() in SUPPORTED_EXTENSIONS and fmt is not None:
-            cands.append((path, fmt))
-    return _name_outputs(cands, Path(input_root), Path(output_root), rel_folder, settings)
+from batch.jobs import Job, PlanError, check_roots, plan_folder, plan_jobs
 from batch.manifest import Manifest, fingerprint
-from batch.pipeline import process
+from batch.pipeline import model_key, process
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.service_log import LOG_FORMATS, LOG_LEVELS, event, setup_logging
 from batch.session import SessionError, open_session
@@ -87,7 +72,7 @@ class Watcher:
     def __init__(self, cfg: WatchConfig, session, contract) -> None:
         self.cfg = cfg
         self.session, self.contract = session, contract
-        self.model_id = f"{contract.model_id}:{contract.config_hash}:{contract.precision}"  # as pipeline.process
+        self.model_id = model_key(contract)
         self.manifest = Manifest(cfg.output_root)
         self.pending = Pending(cfg.settle)
         self.ready: queue.Queue[Path] = queue.Queue(maxsize=max(64, 4 * cfg.batch_size))  # settled, still in pending

@@ -478,3 +478,22 @@ def _log_both_formats(stream) -> None:
     event(logging.getLogger("t"), logging.INFO, "failed", src="a b.png", reason='bad "header"\nline 2', ms=3)
     setup_logging("json", "INFO", stream)
     event(logging.getLogger("t"), logging.INFO, "done", src="a.png", out=None)
+
+
+def test_plan_folder_names_as_plan_jobs_does(tmp_path):
+    from pathlib import PurePosixPath
+
+    from batch.jobs import plan_folder, plan_jobs
+    from batch.settings import Settings
+
+    src, dst = tmp_path / "in", tmp_path / "out"
+    for name in ("a.png", "a.jpg", "A.tif", "b.gif", "notes.txt", ".hidden.png", "sub/a.png", "sub/deeper/c.png"):
+        write_file(src / name, png(0))
+    settings = Settings(format="png", suffix="_c")
+    everything = list(plan_jobs(src, dst, settings))
+    for rel in ("", "sub", "sub/deeper"):
+        folder = PurePosixPath(rel) if rel else PurePosixPath(".")
+        expected = [j for j in everything if j.relative.parent == folder]
+        assert plan_folder(src, dst, folder, settings) == expected and expected
+    assert {j.output.name for j in plan_folder(src, dst, PurePosixPath("."), settings)} == \
+        {"a_c.png", "a_c-jpg.png", "A_c-tif.png", "b_c.png"}  # collisions resolved as in a batch run
