@@ -366,9 +366,10 @@ def _restart_and_finish(daemons, inbox: Path, out: Path, model: Path, names: lis
     assert d.stop() == 0
 
 
-def test_sigterm_mid_burst_drains_then_restart_finishes(model, dirs, daemons):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_mid_burst_drains_then_restart_finishes(model, dirs, daemons, sig):
     inbox, out = dirs
-    names, finished, code = _interrupted_burst(daemons, inbox, out, model, signal.SIGTERM)
+    names, finished, code = _interrupted_burst(daemons, inbox, out, model, sig)
     assert code == 0
     # Drained: no temp files, and every output written was recorded (none without its manifest line).
     assert _outputs(out) == sorted(finished)
@@ -387,6 +388,19 @@ def test_kill_9_then_restart_finishes_backlog(model, dirs, daemons):
     for i, name in enumerate(late):
         write_file(inbox / name, png(300 + i))
     _restart_and_finish(daemons, inbox, out, model, names + late, stamps)
+
+
+def test_periodic_rescan_finds_files_no_event_reported(model, dirs, daemons):
+    inbox, out = dirs
+    # Polling every 60 s stands in for lost events (inotify overflow, a network mount):
+    # only the rescan can find this file within the test.
+    d = daemons(inbox, out, model, "--poll", "60", "--rescan", "1")
+    d.wait_watching()
+    write_file(inbox / "quiet" / "x.png", png(10))
+    d.wait(lambda: "quiet/x.png" in statuses(out), "the rescan to find the file", timeout=30)
+    assert sum(e["event"] == "scan" and e["why"] == "periodic" for e in d.events()) >= 1
+    assert statuses(out) == {"quiet/x.png": ["done"]}
+    assert d.stop() == 0
 
 
 def test_inbox_removed_is_a_fatal_error(model, dirs, daemons):
