@@ -27,6 +27,7 @@ Examples:
   colored-batch ./scans ./out --format keep --suffix _color --skip-color
   colored-batch ./archive ./out --device cuda --batch-size 16 --workers 6
   colored-batch ./archive ./out --retry-failed     # rerun: resumes, retries failures
+  colored-batch /mnt/archive /mnt/out --engine ray --address auto   # on a Ray cluster (docs/ray.md)
 
 \b
 The output folder mirrors the input tree; inputs are never modified. Rerunning
@@ -62,19 +63,34 @@ class StartError(click.ClickException):
               help="Decode threads, and as many encode threads.")
 @click.option("--max-pixels", type=click.IntRange(1), default=250_000_000, show_default=True,
               help="Larger images are recorded as failed instead of exhausting memory.")
+@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+              help="local: threads on this machine. ray: a Ray cluster (the 'ray' extra; paths on shared storage).")
+@click.option("--address", default=None, metavar="ADDR",
+              help="With --engine ray: 'auto' (this machine's cluster) or ray://HEAD:10001. "
+                   "Default: $RAY_ADDRESS, else a Ray on this machine only.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Report file (.json or .csv). Default: colored-report.json and .csv in OUTPUT_DIR.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
 def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
          skip_color: bool, retry_failed: bool, device: str, threads: int | None, batch_size: int, workers: int,
-         max_pixels: int, report_path: Path | None, progress: bool, quiet: bool) -> None:
+         max_pixels: int, engine: str, address: str | None, report_path: Path | None, progress: bool,
+         quiet: bool) -> None:
     """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
     try:
         settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels)
         check_roots(input_dir, output_dir)
-        session, contract = open_session(model_path, device=device, threads=threads)
+        ray_errors: tuple = ()  # what means "Ray gave up midway" (nothing for the local engine)
+        if engine == "ray":
+            ray_engine = _ray_engine(address, device, threads)
+            ray_errors = (ray_engine.RayRunError,)
+            # Only the workers run the model; the driver opens it on its CPU to check it and read its contract.
+            session, contract = open_session(model_path, device="cpu", threads=1)
+        elif address is not None:
+            raise StartError("--address only applies to --engine ray")
+        else:
+            session, contract = open_session(model_path, device=device, threads=threads)
     except (PlanError, SessionError, ValueError) as e:
         raise StartError(str(e)) from None
 
@@ -87,14 +103,25 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     started = time.perf_counter()
     with tqdm(total=total, unit="img", disable=not progress or quiet, dynamic_ncols=True) as bar:
         try:
-            results = process(
-                plan_jobs(input_dir, output_dir, settings), session, contract, settings, manifest=manifest,
-                workers=workers, batch_size=batch_size, retry_failed=retry_failed, on_result=lambda r: bar.update(),
-            )
+            if engine == "ray":
+                results = ray_engine.process_ray(
+                    plan_jobs(input_dir, output_dir, settings), model_path, contract, settings, manifest=manifest,
+                    device=device, threads=threads, batch_size=batch_size, retry_failed=retry_failed,
+                    on_result=lambda r: bar.update(), address=address,
+                )
+            else:
+                results = process(
+                    plan_jobs(input_dir, output_dir, settings), session, contract, settings, manifest=manifest,
+                    workers=workers, batch_size=batch_size, retry_failed=retry_failed, on_result=lambda r: bar.update(),
+                )
         except KeyboardInterrupt:
             bar.close()
             click.echo("colored-batch: interrupted; finished files are kept, rerun the same command to resume", err=True)
             raise SystemExit(130) from None
+        except ray_errors as e:
+            bar.close()
+            click.echo(f"colored-batch: {e}; finished files are kept, rerun the same command to resume", err=True)
+            raise SystemExit(1) from None
     elapsed = time.perf_counter() - started
 
     meta = {
@@ -107,6 +134,17 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     click.echo(summary_table(results, elapsed, ignored))
     click.echo(f"report: {', '.join(str(p) for p in paths)}")
     raise SystemExit(exit_code(results))
+
+
+def _ray_engine(address: str | None, device: str, threads: int | None):
+    """batch.ray_engine, connected and checked; imported only here, so the runtime needs no Ray."""
+    from batch import ray_engine
+
+    try:
+        ray_engine.start(address, device, threads)
+    except (ray_engine.RayUnavailable, ray_engine.RayStartError) as e:
+        raise StartError(str(e)) from None
+    return ray_engine
 
 
 if __name__ == "__main__":
