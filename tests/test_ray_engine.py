@@ -200,30 +200,6 @@ def test_a_different_model_on_the_workers_stops_the_run_with_the_reason(cluster,
         run_ray(archive, tmp_path / "out", model, drivers)
 
 
-def test_resources_fit_the_cluster():
-    gpu = plan_resources("auto", None, {"CPU": 32, "GPU": 4})
-    assert (gpu["actors"], gpu["num_gpus"], gpu["num_cpus"], gpu["threads"]) == (4, 1, 1, 1)
-    assert plan_resources("cpu", None, {"CPU": 32, "GPU": 4})["num_gpus"] == 0  # --device cpu: no GPUs taken
-    two = plan_resources("auto", None, {"CPU": 2})
-    assert (two["actors"], two["num_cpus"], two["threads"]) == (1, 1, 1)  # one CPU is left for decoding
-    big = plan_resources("auto", None, {"CPU": 16})
-    assert (big["actors"], big["num_cpus"], big["threads"]) == (4, 2, 2)
-    assert plan_resources("auto", 4, {"CPU": 16})["actors"] == 2
-    with pytest.raises(RuntimeError, match="no GPUs"):
-        plan_resources("cuda", None, {"CPU": 8})
-
-
-def test_without_ray_the_engine_says_how_to_install(tmp_path):
-    code = (
-        "import sys; sys.modules['ray'] = None\n"
-        "from batch.ray_engine import require_ray, RayUnavailable\n"
-        "try:\n    require_ray()\nexcept RayUnavailable as e:\n    print(e)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == 'the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
-
-
 def test_short_batches_give_the_same_bytes_as_full_ones(archive):
     """A file's colours must not depend on where Ray's batch boundaries fall (see Colorizer.infer)."""
     from batch import images
@@ -241,3 +217,55 @@ def test_short_batches_give_the_same_bytes_as_full_ones(archive):
     actor = Colorizer(str(model), "cpu", 1, model_id, 4)
     for n in (1, 2, 3):
         np.testing.assert_array_equal(actor.infer(L[:n]), full[:n])
+
+
+def test_resources_fit_the_cluster():
+    gpu = plan_resources("auto", None, {"CPU": 32, "GPU": 4})
+    assert (gpu["actors"], gpu["num_gpus"], gpu["num_cpus"], gpu["threads"]) == (4, 1, 1, 1)
+    assert plan_resources("cpu", None, {"CPU": 32, "GPU": 4})["num_gpus"] == 0  # --device cpu: no GPUs taken
+    two = plan_resources("auto", None, {"CPU": 2})
+    assert (two["actors"], two["num_cpus"], two["threads"]) == (1, 1, 1)  # one CPU is left for decoding
+    big = plan_resources("auto", None, {"CPU": 16})
+    assert (big["actors"], big["num_cpus"], big["threads"]) == (4, 2, 2)
+    assert plan_resources("auto", 4, {"CPU": 16})["actors"] == 2
+    with pytest.raises(RuntimeError, match="no GPUs"):
+        plan_resources("cuda", None, {"CPU": 8})
+
+
+def test_cli_engine_ray_records_failures_in_manifest_and_report(cluster, archive, model, local_out, tmp_path,
+                                                                monkeypatch):
+    from click.testing import CliRunner
+
+    from batch.cli import main
+
+    monkeypatch.chdir(archive.parent)  # relative paths: the workers do not share the driver's cwd
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["in", str(out), "--model", str(model), "--engine", "ray", "--no-progress"])
+    assert res.exit_code == 1, res.output  # one file is broken
+    report = {f["input"]: f for f in json.loads((out / "colored-report.json").read_text())["files"]}
+    assert report["broken.png"]["status"] == FAILED and f"broken.png: {report['broken.png']['reason']}" in res.output
+    assert {k for k, f in report.items() if f["status"] == DONE} == set(report) - {"broken.png"}
+    assert outputs(out) == outputs(local_out)
+    assert {e["input"]: e["status"] for e in manifest_lines(out)}["broken.png"] == FAILED
+
+
+def test_cli_address_needs_the_ray_engine(archive, model, tmp_path):
+    from click.testing import CliRunner
+
+    from batch.cli import main
+
+    res = CliRunner().invoke(main, [str(archive), str(tmp_path / "o"), "--model", str(model), "--address", "auto"])
+    assert res.exit_code == 2 and "--address only applies to --engine ray" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_ray_engine_ray_says_how_to_install(archive, tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from batch.cli import main\n"
+        f"main([{str(archive)!r}, {str(tmp_path / 'out')!r}, '--engine', 'ray', '--no-progress'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == 'Error: the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
+    assert not proc.stdout and not (tmp_path / "out").exists()
