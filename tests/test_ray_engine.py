@@ -18,16 +18,14 @@ import pytest
 from PIL import Image, ImageCms
 from skimage import data
 
-ray = pytest.importorskip("ray", reason='the Ray engine is an optional extra: pip install "colored-toolkit[ray]"')
-
-from _tiny_model import tiny_model_path  # noqa: E402
-from batch.jobs import plan_jobs  # noqa: E402
-from batch.manifest import MANIFEST_NAME, Manifest  # noqa: E402
-from batch.pipeline import process  # noqa: E402
-from batch.ray_engine import Colorizer, plan_resources, process_ray  # noqa: E402
-from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER  # noqa: E402
-from batch.session import open_session  # noqa: E402
-from batch.settings import Settings  # noqa: E402
+from _tiny_model import tiny_model_path
+from batch.jobs import plan_jobs
+from batch.manifest import MANIFEST_NAME, Manifest
+from batch.pipeline import process
+from batch.ray_engine import Colorizer, plan_resources, process_ray
+from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER
+from batch.session import open_session
+from batch.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -37,6 +35,7 @@ BATCH = 4  # the same batch size for both engines
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Path:
     """A local Ray; yields the marker path CrashOnce's workers see (worker env is fixed at start)."""
+    ray = pytest.importorskip("ray", reason='the Ray engine is an optional extra: pip install "colored-toolkit[ray]"')
     marker = tmp_path_factory.mktemp("crash") / "crashed"
     # The workers must import this module (for CrashOnce) and the repository's packages.
     env = {"PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]), "COLORED_TEST_CRASH_MARKER": str(marker)}
