@@ -43,7 +43,7 @@ import numpy as np
 from batch import images
 from batch.jobs import Job
 from batch.manifest import Manifest, fingerprint
-from batch.pipeline import Prepared, fail, finish, prepare
+from batch.pipeline import Prepared, fail, finish, model_key, prepare
 from batch.results import ALREADY_DONE, FAILED_EARLIER, Result
 from batch.session import infer, open_session
 from batch.settings import Settings
@@ -151,7 +151,7 @@ class Colorizer:
     def __init__(self, model_path: str | None, device: str, threads: int, model_id: str, batch_size: int) -> None:
         self.session, self.contract = open_session(model_path, device=device, threads=threads)
         self.batch_size = batch_size
-        got = _model_id(self.contract)
+        got = model_key(self.contract)
         if got != model_id:  # e.g. a worker whose default model differs from the driver's
             raise RuntimeError(f"worker model {got} differs from the driver's {model_id}: "
                                "give --model a path on shared storage")
@@ -204,11 +204,6 @@ def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the driver
-
-def _model_id(contract) -> str:
-    # The same identity the local engine puts into fingerprints (batch.pipeline.process).
-    return f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
-
 
 def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | None,
            retry_failed: bool) -> Result | str:
@@ -273,7 +268,7 @@ def process_ray(
     before any work, RayRunError if Ray gives up midway (every finished file is recorded).
     """
     require_ray()
-    model_id = _model_id(contract)
+    model_id = model_key(contract)
     results: list[Result] = []
 
     def emit(result: Result, new: bool = True) -> None:

@@ -21,7 +21,7 @@ from skimage import data
 from _tiny_model import tiny_model_path
 from batch.jobs import plan_jobs
 from batch.manifest import MANIFEST_NAME, Manifest
-from batch.pipeline import process
+from batch.pipeline import model_key, process
 from batch.ray_engine import Colorizer, plan_resources, process_ray
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER
 from batch.session import open_session
@@ -212,8 +212,7 @@ def test_short_batches_give_the_same_bytes_as_full_ones(archive):
     names = ["camera.png", "scan.tif", "crop0.png", "crop1.png"]
     L = np.stack([model_input(images.decode(archive / n), contract.input_size) for n in names])
     full = infer(session, contract, L)
-    model_id = f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
-    actor = Colorizer(str(model), "cpu", 1, model_id, 4)
+    actor = Colorizer(str(model), "cpu", 1, model_key(contract), 4)
     for n in (1, 2, 3):
         np.testing.assert_array_equal(actor.infer(L[:n]), full[:n])
 
