@@ -20,7 +20,7 @@ mkdir -p "$RUNS"
 [ -d "$DATA/train" ] || python data/default-model/fetch.py
 
 COMMON=(--backbone test_efficientnet --no-pretrained --backbone-size 128 --image-size 128
-        --batch-size 16 --epochs 12 --steps-per-epoch 8 --lr 0.001 --seed 0
+        --batch-size 16 --epochs 60 --steps-per-epoch 8 --lr 0.001 --seed 0
         --val-fraction 0.1 --cache-images --preview-every 0)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 python -m colored.train_cli "$DATA/train" --out "$RUNS/vivid" --loss classification "${COMMON[@]}" \
