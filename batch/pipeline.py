@@ -195,7 +195,7 @@ def process(
 
     def run_batch(batch: list[tuple[Job, Prepared]]) -> None:
         try:
-            ab = infer(session, contract, np.stack([p.L for _, p in batch]))
+            ab = infer(session, contract, np.stack([p.L for _, p in batch]), pad_to=batch_size)
         except Exception as e:  # the whole batch failed: say so for each file, carry on
             for job, p in batch:
                 emit(fail(job, e, p.fingerprint, p.started))

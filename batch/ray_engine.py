@@ -163,7 +163,7 @@ class Colorizer:
         if todo.any():
             started = time.perf_counter()
             try:
-                ab[todo] = self.infer(batch["L"][todo])
+                ab[todo] = infer(self.session, self.contract, batch["L"][todo], pad_to=self.batch_size)
             except Exception as e:  # the whole batch failed: say so for each file, carry on (as locally)
                 results = list(batch["result"])
                 for i in np.flatnonzero(todo):
@@ -174,19 +174,6 @@ class Colorizer:
             batch["seconds"] = batch["seconds"] + todo * (time.perf_counter() - started) / todo.sum()
         batch["ab"] = ab
         return batch
-
-    def infer(self, L: np.ndarray) -> np.ndarray:
-        """infer() at a fixed batch shape: short batches are padded with zeros to `batch_size`.
-
-        onnxruntime picks kernels by input shape, and for some graphs a batch of one takes
-        another path (measured: the default fp16 model's ab differs by up to 2.5e-5 between
-        N=1 and N>=2, enough to flip output bytes). Block boundaries decide where Ray's
-        short batches fall, so without a fixed shape a file's bytes would depend on them.
-        """
-        n = len(L)
-        if n < self.batch_size:
-            L = np.concatenate([L, np.zeros((self.batch_size - n, *L.shape[1:]), L.dtype)])
-        return infer(self.session, self.contract, L)[:n]
 
 
 def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from skimage import data
 from _tiny_model import tiny_model_path
 from batch.jobs import plan_jobs
 from batch.manifest import MANIFEST_NAME, Manifest
-from batch.pipeline import model_key, process
+from batch.pipeline import process
 from batch.ray_engine import Colorizer, plan_resources, process_ray
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER
 from batch.session import open_session
@@ -200,7 +200,7 @@ def test_a_different_model_on_the_workers_stops_the_run_with_the_reason(cluster,
 
 
 def test_short_batches_give_the_same_bytes_as_full_ones(archive):
-    """A file's colours must not depend on where Ray's batch boundaries fall (see Colorizer.infer)."""
+    """A file's colours must not depend on where batch boundaries fall (session.infer's pad_to)."""
     from batch import images
     from batch.colorize import model_input
     from batch.session import default_model_path, infer
@@ -212,9 +212,8 @@ def test_short_batches_give_the_same_bytes_as_full_ones(archive):
     names = ["camera.png", "scan.tif", "crop0.png", "crop1.png"]
     L = np.stack([model_input(images.decode(archive / n), contract.input_size) for n in names])
     full = infer(session, contract, L)
-    actor = Colorizer(str(model), "cpu", 1, model_key(contract), 4)
     for n in (1, 2, 3):
-        np.testing.assert_array_equal(actor.infer(L[:n]), full[:n])
+        np.testing.assert_array_equal(infer(session, contract, L[:n], pad_to=4), full[:n])
 
 
 def test_resources_fit_the_cluster():
