@@ -399,6 +399,8 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
          log_level: str) -> None:
     """Watch INPUT_DIR (recursively) and colorize every image that arrives into OUTPUT_DIR."""
     setup_logging(log_format, log_level)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # until the watch runs there is nothing to drain
+        signal.signal(sig, _stop_during_startup)
     try:
         settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels)
         check_roots(input_dir, output_dir)
@@ -445,6 +447,11 @@ def _with_batch_options(command: click.Command) -> click.Command:
 
 
 main = _with_batch_options(main)
+
+
+def _stop_during_startup(signum: int, _frame=None) -> None:
+    event(log, logging.INFO, "stopped", signal=signal.Signals(signum).name, during="startup")
+    raise SystemExit(0)
 
 
 def check_move_target(option: str, folder: Path, input_dir: Path, output_dir: Path) -> None:
