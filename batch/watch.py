@@ -40,7 +40,7 @@ from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, R
 from batch.service_log import LOG_FORMATS, LOG_LEVELS, event, setup_logging
 from batch.session import SessionError, open_session
 from batch.settings import Settings
-from batch.watch_events import InboxHandler, Pending, is_candidate
+from batch.watch_events import InboxHandler, Pending
 from batch.watch_moves import move_aside
 from batch.watch_status import Status
 
@@ -467,7 +467,7 @@ def check_move_target(option: str, folder: Path, input_dir: Path, output_dir: Pa
         raise PlanError(f"{option} {folder}: exists and is not a folder")
 
 
-__all__ = ["main", "Watcher", "WatchConfig", "is_candidate"]
+__all__ = ["main", "Watcher", "WatchConfig"]
 
 if __name__ == "__main__":
     main()
