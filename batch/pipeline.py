@@ -32,7 +32,7 @@ from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, R
 from batch.session import infer
 from batch.settings import Settings
 
-__all__ = ["Prepared", "prepare", "infer", "finish", "fail", "process", "model_key"]
+__all__ = ["Prepared", "prepare", "infer", "finish", "fail", "triage", "process", "model_key"]
 
 
 @dataclass
@@ -99,6 +99,26 @@ def model_key(contract) -> str:
     return f"{contract.model_id}:{contract.config_hash}:{contract.precision}"
 
 
+def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | None,
+           retry_failed: bool) -> Result | str:
+    """A final Result when this job needs no work this run, else its fingerprint (the work to do)."""
+    try:
+        fp = fingerprint(job, model_id, settings)
+    except OSError as e:  # vanished or unreadable since planning
+        return fail(job, e)
+    if manifest is None:
+        return fp
+    if manifest.is_done(job, fp):
+        prev = manifest.lookup(job)
+        return Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes, fingerprint=fp,
+                      output_bytes=prev.output_bytes)
+    earlier = manifest.failed_before(job, fp)
+    if earlier is not None and not retry_failed:
+        return Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason, notes=earlier.notes,
+                      fingerprint=fp)
+    return fp
+
+
 def process(
     jobs: Iterable[Job],
     session,
@@ -141,23 +161,11 @@ def process(
     def feed() -> None:
         try:
             for job in jobs:
-                try:
-                    fp = fingerprint(job, model_id, settings)
-                except OSError as e:  # vanished or unreadable since planning
-                    emit(fail(job, e))
+                out = triage(job, model_id, settings, manifest, retry_failed)
+                if isinstance(out, Result):
+                    emit(out, new=out.status not in (ALREADY_DONE, FAILED_EARLIER))
                     continue
-                if manifest is not None:
-                    if manifest.is_done(job, fp):
-                        prev = manifest.lookup(job)
-                        emit(Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes,
-                                    fingerprint=fp, output_bytes=prev.output_bytes), new=False)
-                        continue
-                    earlier = manifest.failed_before(job, fp)
-                    if earlier is not None and not retry_failed:
-                        emit(Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason,
-                                    notes=earlier.notes, fingerprint=fp), new=False)
-                        continue
-                todo.put((job, fp))
+                todo.put((job, out))
         except BaseException as e:  # e.g. a folder that became unreadable: stop cleanly, re-raise below
             errors.append(e)
         finally:

@@ -42,8 +42,8 @@ import numpy as np
 
 from batch import images
 from batch.jobs import Job
-from batch.manifest import Manifest, fingerprint
-from batch.pipeline import Prepared, fail, finish, model_key, prepare
+from batch.manifest import Manifest
+from batch.pipeline import Prepared, fail, finish, model_key, prepare, triage
 from batch.results import ALREADY_DONE, FAILED_EARLIER, Result
 from batch.session import infer, open_session
 from batch.settings import Settings
@@ -192,26 +192,6 @@ def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the driver
 
-def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | None,
-           retry_failed: bool) -> Result | str:
-    """A final Result when this job needs no work this run, else its fingerprint (the work to do)."""
-    try:
-        fp = fingerprint(job, model_id, settings)
-    except OSError as e:  # vanished or unreadable since planning
-        return fail(job, e)
-    if manifest is None:
-        return fp
-    if manifest.is_done(job, fp):
-        prev = manifest.lookup(job)
-        return Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes, fingerprint=fp,
-                      output_bytes=prev.output_bytes)
-    earlier = manifest.failed_before(job, fp)
-    if earlier is not None and not retry_failed:
-        return Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason, notes=earlier.notes,
-                      fingerprint=fp)
-    return fp
-
-
 def plan_resources(device: str, threads: int | None, cluster: dict[str, float]) -> dict[str, Any]:
     """How many inference actors, with what resources, for this cluster.
 
@@ -308,4 +288,4 @@ def process_ray(
 
 
 __all__ = ["INSTALL_HINT", "RayUnavailable", "RayStartError", "RayRunError", "require_ray", "connect", "start",
-           "Colorizer", "decode_stage", "finish_stage", "triage", "plan_resources", "process_ray"]
+           "Colorizer", "decode_stage", "finish_stage", "plan_resources", "process_ray"]
