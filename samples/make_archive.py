@@ -16,7 +16,6 @@ Sources and licences: samples/SOURCES.md.
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageCms
 from skimage import data
 
+from _cli import run_batch_cli_without
 from _tiny_model import strip_contract, tiny_model_path
 from batch import session as session_mod
 from batch.cli import main
@@ -241,11 +242,6 @@ def test_runtime_needs_no_torch(model, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(data.camera()[::4, ::4]).save(src / "a.png")
-    code = (
-        "import sys; sys.modules['torch'] = None\n"
-        "from batch.cli import main\n"
-        f"main([{str(src)!r}, {str(tmp_path / 'out')!r}, '--model', {str(model)!r}, '--no-progress'])\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = run_batch_cli_without("torch", [src, tmp_path / "out", "--model", model, "--no-progress"], timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "a.png").is_file()

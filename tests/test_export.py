@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from torch import nn
 
 from colored.checkpoint import save_checkpoint
-from colored.contract import ContractError, ModelContract
+from colored.contract import ContractError
 from colored.model import ColorizationNet, ModelConfig, build_model
 from export import export_checkpoint, export_model, verify_onnx
 from export.cli import main as cli_main

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import subprocess
 import sys
@@ -13,13 +12,12 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageOps
 from skimage import data as skdata
 
 from batch import metadata as md
 from batch.images import (
     SUPPORTED_EXTENSIONS,
-    DecodedImage,
     ImageError,
     decode,
     encode,

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,6 +16,7 @@ import pytest
 from PIL import Image, ImageCms
 from skimage import data
 
+from _cli import run_batch_cli_without
 from _tiny_model import tiny_model_path
 from batch.jobs import plan_jobs
 from batch.manifest import MANIFEST_NAME, Manifest
@@ -257,12 +256,7 @@ def test_cli_address_needs_the_ray_engine(archive, model, tmp_path):
 
 
 def test_without_ray_engine_ray_says_how_to_install(archive, tmp_path):
-    code = (
-        "import sys; sys.modules['ray'] = None\n"
-        "from batch.cli import main\n"
-        f"main([{str(archive)!r}, {str(tmp_path / 'out')!r}, '--engine', 'ray', '--no-progress'])\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = run_batch_cli_without("ray", [archive, tmp_path / "out", "--engine", "ray", "--no-progress"], timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == 'Error: the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
     assert not proc.stdout and not (tmp_path / "out").exists()
