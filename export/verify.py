@@ -78,14 +78,16 @@ def verify_onnx(
         onnx.checker.check_model(str(onnx_path), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise VerificationError(f"{onnx_path}: onnx.checker: {str(e).splitlines()[0]}") from e
-    contract = read_contract(onnx_path)
+    sess = session(onnx_path)
+    # The contract from the session's metadata: the file is already parsed once by the checker
+    # and once by onnxruntime, a third onnx.load of a 250 MB model buys nothing.
+    contract = ModelContract.from_metadata(sess.get_modelmeta().custom_metadata_map, source=str(onnx_path))
     size = model.config.image_size
     if contract.input_size != size:
         raise VerificationError(f"{onnx_path}: contract input size {contract.input_size} != model's {size}")
 
     photos = list(images) if images is not None else sample_photos()
     L_all = np.stack([lightness_at(p, size) for p in photos])
-    sess = session(onnx_path)
     was_training = model.training
     model.eval()
     per_batch: dict[int, float] = {}
