@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from batch.jobs import PlanError, check_roots, plan_jobs
 from batch.manifest import Manifest
+from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import process
 from batch.report import exit_code, summary_table, write_report
 from batch.session import DEVICES, SessionError, open_session
@@ -34,12 +35,14 @@ The output folder mirrors the input tree; inputs are never modified. Rerunning
 the same command resumes: files finished with the same model and settings are
 not redone. A manifest (.colored-manifest.jsonl) and a report
 (colored-report.json/.csv) are kept in the output folder.
+One run at a time per output folder (colored-watch included); temp files a killed
+run left there are removed at the next start.
 Exit status: 0 all good, 1 some files failed, 2 could not start, 130 interrupted.
 """
 
 
 class StartError(click.ClickException):
-    """The run could not start (bad folders, model or device)."""
+    """The run could not start (bad folders, model or device, or the output folder is in use)."""
 
     exit_code = 2
 
@@ -93,6 +96,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
             session, contract = open_session(model_path, device=device, threads=threads)
     except (PlanError, SessionError, ValueError) as e:
         raise StartError(str(e)) from None
+    _claim_output(output_dir)
 
     ignored: Counter = Counter()
     total = sum(1 for _ in plan_jobs(input_dir, output_dir, settings, ignored))  # cheap walk, for the ETA
@@ -134,6 +138,22 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     click.echo(summary_table(results, elapsed, ignored))
     click.echo(f"report: {', '.join(str(p) for p in paths)}")
     raise SystemExit(exit_code(results))
+
+
+def _claim_output(output_dir: Path) -> None:
+    """One writer per output folder (shared with colored-watch), held until the command ends.
+
+    Taken only once everything else checked out, so a bad command line creates no output folder.
+    """
+    try:
+        lock, removed = claim_output(output_dir, "colored-batch")
+    except OutputBusy as e:
+        raise StartError(str(e)) from None
+    except OSError as e:
+        raise StartError(f"{e.filename or output_dir}: {e.strerror or e}") from None
+    click.get_current_context().call_on_close(lock.release)  # runs on every exit, SystemExit included
+    if removed:
+        log.info("removed %d stale temp files left by an interrupted run", removed)
 
 
 def _ray_engine(address: str | None, device: str, threads: int | None):

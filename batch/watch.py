@@ -2,7 +2,8 @@
 
 It is colored-batch fed by file-system events instead of one walk:
 
-    start: check folders, open the model, take OUT/.colored/watch.lock,
+    start: check folders, take OUT/.colored/lock (shared with colored-batch), remove
+           the temp files a killed run left, open the model,
            start watching (recursively), then scan the tree once: the backlog
            that arrived while the daemon was down goes through the pipeline,
            and the shared manifest makes sure nothing is done twice.
@@ -35,6 +36,7 @@ import click
 from batch import cli as batch_cli
 from batch.jobs import Job, PlanError, check_roots, plan_folder, plan_jobs
 from batch.manifest import Manifest, fingerprint
+from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import model_key, process
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.service_log import LOG_FORMATS, LOG_LEVELS, event, setup_logging
@@ -318,27 +320,6 @@ def start_observer(cfg: WatchConfig, handler: InboxHandler):
     return observer
 
 
-def take_lock(output_root: Path) -> object:
-    """Hold OUT/.colored/watch.lock for the life of the process: one daemon per output folder."""
-    path = output_root / ".colored" / "watch.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")  # noqa: SIM115 - kept open on purpose: closing it releases the lock
-    try:
-        import fcntl
-
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:  # not POSIX: no lock, documented
-        return f
-    except OSError:
-        f.close()
-        raise StartError(f"{output_root}: another colored-watch is already writing here ({path} is locked)") from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
-    return f
-
-
 class StartError(click.ClickException):
     """The daemon could not start (bad folders, model, device or lock): exit 2, no restart loop helps."""
 
@@ -408,9 +389,11 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
             if folder is not None:
                 check_move_target(option, folder, input_dir, output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        lock = take_lock(output_dir)
+        lock, removed = claim_output(output_dir, "colored-watch")
+        if removed:
+            event(log, logging.INFO, "stale_temps_removed", count=removed, reason="left by an interrupted run")
         session, contract = open_session(model_path, device=device, threads=threads)
-    except (PlanError, SessionError, ValueError) as e:
+    except (PlanError, SessionError, ValueError, OutputBusy) as e:
         raise StartError(str(e)) from None
     except OSError as e:
         raise StartError(f"{e.filename or output_dir}: {e.strerror or e}") from None
@@ -427,7 +410,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     signal.signal(signal.SIGINT, watcher.request_stop)
     code = watcher.run()
     with contextlib.suppress(OSError):
-        lock.close()  # type: ignore[attr-defined]
+        lock.release()
     raise SystemExit(code)
 
 

@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+# The names atomic_path's temp files get (below), so that what a killed writer left can be
+# found again (batch.output_lock) without touching look-alikes: '.<name>.<random>.tmp',
+# then the target's own suffix again when keep_suffix. The random part is tempfile's
+# (8 of [a-z0-9_]); group 1 is the target's suffix, which is all keep_suffix may repeat.
+TEMP_NAME = re.compile(r"\.(?:.*(\.[^.]+)|.+)\.[a-z0-9_]{8}\.tmp\1?")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is one atomic_path gives its temp files."""
+    return TEMP_NAME.fullmatch(name) is not None
 
 
 @contextlib.contextmanager
@@ -20,7 +32,8 @@ def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
 
     The temp name is '.<name>.<random>.tmp', plus the target's suffix when
     ``keep_suffix`` (so writers that pick a format from the name still work). Either
-    way it is a dotfile, which watchers and the batch planner ignore.
+    way it is a dotfile, which watchers and the batch planner ignore. Change the name
+    only together with TEMP_NAME above.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,9 +78,10 @@ def archive(tmp_path_factory) -> Path:
 
 
 def outputs(root: Path) -> dict[str, str]:
-    """sha256 of every output image (not the manifest or reports)."""
+    """sha256 of every output image (not the manifest, reports or lock)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith((".", "colored-report"))}
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith((".", "colored-report"))
+            and ".colored" not in p.relative_to(root).parts}
 
 
 def manifest_lines(out: Path) -> list[dict]:
