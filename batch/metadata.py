@@ -150,10 +150,19 @@ def icc_color_space(profile: bytes) -> str:
     return profile[16:20].decode("latin-1").strip() if len(profile) >= 128 else ""
 
 
+# Creation time written into the sRGB profile's header. LittleCMS stamps the current time,
+# which made every process write different bytes: outputs were not reproducible, and
+# the Ray and local engines disagreed byte for byte on files that get this profile.
+SRGB_PROFILE_DATE = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+
+
 @cache
 def srgb_profile() -> bytes:
-    """An sRGB ICC profile (LittleCMS built-in), for outputs whose source profile is not RGB."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    """An sRGB ICC profile (LittleCMS built-in), the same bytes in every process."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    data[24:36] = SRGB_PROFILE_DATE  # header dateTimeNumber
+    data[84:100] = bytes(16)  # profile ID: zero means "not computed", valid with any header
+    return bytes(data)
 
 
 def cmyk_to_srgb(im: Image.Image, icc: bytes) -> Image.Image:

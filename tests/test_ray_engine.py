@@ -18,6 +18,7 @@ from skimage import data
 
 from _cli import run_batch_cli_without
 from _tiny_model import tiny_model_path
+from batch import icc as icc_mod
 from batch.jobs import plan_jobs
 from batch.manifest import MANIFEST_NAME, Manifest
 from batch.pipeline import process
@@ -71,6 +72,9 @@ def archive(tmp_path_factory) -> Path:
     exif[0x0112] = 6  # stored sideways
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.fromarray(small).save(root / "rotated.jpg", quality=90, exif=exif.tobytes(), icc_profile=icc)
+    # Read through its profile: the workers must build the same tone table as the local engine.
+    gamma18 = icc_mod.gray_profile("Gray Gamma 1.8", icc_mod.gamma_curve(1.8))
+    Image.fromarray(small).save(root / "sub" / "gamma18.png", icc_profile=gamma18)
     for i in range(4):  # a few more, so the actor sees several batches
         Image.fromarray(camera[i * 40 : i * 40 + 256, 100:356]).save(root / f"crop{i}.png")
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2)
@@ -109,12 +113,12 @@ def local_out(archive, model, tmp_path_factory) -> Path:
 def test_byte_identical_to_local_engine_and_bad_file_recorded(cluster, archive, model, contract, local_out, tmp_path):
     out = tmp_path / "out"
     results = run_ray(archive, out, model, contract)
-    assert len(results) == 11
+    assert len(results) == 12
     assert results["broken.png"].status == FAILED and "corrupt" in results["broken.png"].reason
     assert {k for k, r in results.items() if r.status == DONE} == set(results) - {"broken.png"}
 
     ours, reference = outputs(out), outputs(local_out)
-    assert len(ours) == 10 and "sub/alpha.png" in ours and "rotated.jpg" in ours
+    assert len(ours) == 11 and "sub/alpha.png" in ours and "sub/gamma18.png" in ours
     assert ours == reference  # byte for byte, same names
 
     # The manifest says the same as the local engine's, one line per file.
@@ -141,9 +145,9 @@ def test_resume_does_nothing_then_only_the_missing_file(cluster, archive, model,
     (out / "sub" / "gray16.png").unlink()
     third = run_ray(archive, out, model, contract)
     assert [k for k, r in third.items() if r.status == DONE] == ["sub/gray16.png"]
-    assert sum(r.status == ALREADY_DONE for r in third.values()) == 9
+    assert sum(r.status == ALREADY_DONE for r in third.values()) == 10
     assert outputs(out) == before  # redone identically
-    assert len(manifest_lines(out)) == 11 + 1  # first run, plus the one file redone
+    assert len(manifest_lines(out)) == 12 + 1  # first run, plus the one file redone
 
 
 class CrashOnce(Colorizer):
@@ -162,7 +166,7 @@ def test_actor_crash_is_retried_without_duplicates(cluster, archive, model, cont
     out = tmp_path / "out"
     results = run_ray(archive, out, model, contract, colorizer=CrashOnce)
     assert cluster.read_text() == "crashed"  # it really died once
-    assert sum(r.status == DONE for r in results.values()) == 10
+    assert sum(r.status == DONE for r in results.values()) == 11
     assert outputs(out) == outputs(local_out)
     inputs = [e["input"] for e in manifest_lines(out)]
     assert sorted(inputs) == sorted(set(inputs)) == sorted(results)  # no file recorded twice
