@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -118,13 +119,19 @@ def _open(icc: bytes) -> tuple[ImageCms.ImageCmsProfile, str]:
     return profile, description
 
 
+# LittleCMS profile handles are not thread-safe while transforms are built from them, and
+# the decode workers share the cached handles; applying a finished transform is safe.
+_BUILD_LOCK = threading.Lock()
+
+
 def _transform(src: ImageCms.ImageCmsProfile, dst: ImageCms.ImageCmsProfile, in_mode: str, out_mode: str,
                exact: bool) -> ImageCms.ImageCmsTransform:
     # LittleCMS's default optimisation precomputes 16-bit tables that are off by up to 0.4 L*;
     # the tables below are built once per profile, so they afford the exact, unoptimised path.
     flags = ImageCms.Flags.NOOPTIMIZE if exact else ImageCms.Flags.NONE
-    return ImageCms.buildTransform(src, dst, in_mode, out_mode,
-                                   renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, flags=flags)
+    with _BUILD_LOCK:
+        return ImageCms.buildTransform(src, dst, in_mode, out_mode,
+                                       renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC, flags=flags)
 
 
 @lru_cache(maxsize=32)
