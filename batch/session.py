@@ -9,6 +9,7 @@ explicit ``device="cuda"``/``"tensorrt"`` that did not come up is an error.
 from __future__ import annotations
 
 import logging
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -60,6 +61,38 @@ def choose_providers(device: str, available: list[str] | None = None) -> list[st
     return [wanted] + (["CPUExecutionProvider"] if wanted != "CPUExecutionProvider" else [])
 
 
+def cache_dir() -> Path:
+    """Where engines built for this machine are kept: $COLORED_CACHE_DIR, else the XDG cache."""
+    if os.environ.get("COLORED_CACHE_DIR"):
+        return Path(os.environ["COLORED_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "colored"
+
+
+def provider_options(providers: list[str]) -> list[str | tuple[str, dict]]:
+    """The providers as onnxruntime takes them, with options where the defaults hurt.
+
+    TensorRT builds an engine for the model before the first batch, which takes minutes;
+    without a cache it would do so at every start. The cache is keyed by model and GPU,
+    and since every batch is padded to one shape (see infer), one engine serves a whole
+    run. fp16 lets TensorRT use the tensor cores (the exported fp16 models are fp16 already).
+    """
+    out: list[str | tuple[str, dict]] = []
+    for name in providers:
+        if name == "TensorrtExecutionProvider":
+            cache = cache_dir() / "tensorrt"
+            cache.mkdir(parents=True, exist_ok=True)
+            out.append((name, {
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(cache),
+                "trt_timing_cache_enable": True,
+                "trt_timing_cache_path": str(cache),  # default: the working directory
+                "trt_fp16_enable": True,
+            }))
+        else:
+            out.append(name)
+    return out
+
+
 def open_session(
     model_path: str | Path | None, device: str = "auto", threads: int | None = None
 ) -> tuple[ort.InferenceSession, ModelContract]:
@@ -82,7 +115,7 @@ def open_session(
     if threads:
         options.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=options, providers=provider_options(providers))
     except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SessionError(f"{path}: not a loadable ONNX model ({first})") from None

@@ -193,6 +193,19 @@ def test_start_errors_are_one_clear_line(archive, model, tmp_path, monkeypatch):
     assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5))
 
 
+def test_tensorrt_gets_an_engine_cache_and_the_others_plain_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLORED_CACHE_DIR", str(tmp_path / "cache"))
+    trt, cuda, cpu = session_mod.provider_options(
+        ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert trt[0] == "TensorrtExecutionProvider"
+    assert trt[1]["trt_engine_cache_enable"] and trt[1]["trt_engine_cache_path"] == str(tmp_path / "cache" / "tensorrt")
+    assert trt[1]["trt_timing_cache_path"] == trt[1]["trt_engine_cache_path"] and (tmp_path / "cache" / "tensorrt").is_dir()
+    assert (cuda, cpu) == ("CUDAExecutionProvider", "CPUExecutionProvider")
+    monkeypatch.delenv("COLORED_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert session_mod.cache_dir() == tmp_path / "xdg" / "colored"
+
+
 def test_choose_providers_prefers_tensorrt_then_cuda():
     avail = ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"]
     assert session_mod.choose_providers("auto", avail) == avail[::-1]
