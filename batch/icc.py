@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from batch import metadata as md
+from batch.colorize import lightness_lut as srgb_lightness_lut
 
 __all__ = ["apply_profile", "gray_profile", "lstar_gray_profile", "rgb_profile"]
 
@@ -141,10 +142,10 @@ def _lightness_lut(icc: bytes, bits: int) -> np.ndarray:
     top = (1 << bits) - 1
     if md.icc_color_space(icc) == "GRAY":
         mode = "L" if bits == 8 else "I;16"
-        ramp = np.arange(top + 1, dtype=np.uint8 if bits == 8 else np.uint16)
-        src = Image.frombytes(mode, (top + 1, 1), ramp.astype("<u2" if bits == 16 else np.uint8).tobytes())
+        ramp = np.arange(top + 1, dtype=np.uint8 if bits == 8 else "<u2")  # I;16 is little-endian
+        src = Image.frombytes(mode, (top + 1, 1), ramp.tobytes())
         out = ImageCms.applyTransform(src, _transform(profile, lstar_gray_profile(), mode, "I;16", exact=True))
-        return (np.asarray(out, dtype=np.float32).ravel() * np.float32(100 / 65535)).astype(np.float32)
+        return np.asarray(out, dtype=np.float32).ravel() * np.float32(100 / 65535)
     # RGB profile on grey pixels: the neutral axis (c, c, c), in 8 bits (the only RGB mode
     # Pillow's bindings have); 16-bit codes are interpolated between its 256 exact points.
     ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
@@ -165,12 +166,6 @@ def _is_srgb(icc: bytes) -> bool:
     out = ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(grid), "RGB"),
                                   _transform(profile, _srgb(), "RGB", "RGB", exact=False))
     return int(np.abs(np.asarray(out, dtype=np.int16) - grid).max()) <= 2
-
-
-def _srgb_lightness_lut(bits: int) -> np.ndarray:
-    from batch.colorize import lightness_lut  # the sRGB table, to tell whether a note is worth it
-
-    return lightness_lut(bits)
 
 
 # ------------------------------------------------------------ the decode step
@@ -204,7 +199,7 @@ def apply_profile(
     if grey:
         lut = _lightness_lut(icc, bits)
         out_icc = icc if space == "RGB" and _is_srgb(icc) else srgb
-        if np.abs(lut - _srgb_lightness_lut(bits)).max() < NOTE_THRESHOLD:
+        if np.abs(lut - srgb_lightness_lut(bits)).max() < NOTE_THRESHOLD:
             return pixels, lut, out_icc, []
         return pixels, lut, out_icc, [f"grey tones read through the embedded ICC profile '{description}'; output is sRGB"]
     if bits == 16:

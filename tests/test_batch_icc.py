@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -131,16 +134,12 @@ def test_built_profiles_are_valid_for_littlecms(tmp_path):
         opened = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         assert ImageCms.getProfileDescription(opened).strip()
         assert len(profile) % 4 == 0 and int.from_bytes(profile[:4], "big") == len(profile)
-    Path(tmp_path / "x.icc").write_bytes(GRAY_18)  # and as a file, as users would pass one around
+    (tmp_path / "x.icc").write_bytes(GRAY_18)  # and as a file, as users would pass one around
     assert ImageCms.getProfileName(str(tmp_path / "x.icc"))
 
 
 def test_srgb_profile_bytes_are_the_same_in_every_process():
     """LittleCMS stamps the creation time into the header; outputs must not depend on it."""
-    import hashlib
-    import subprocess
-    import sys
-
     here = hashlib.sha256(md.srgb_profile()).hexdigest()
     # A second later, in another process: a timestamped header would differ by then.
     code = ("import hashlib, time; time.sleep(1.1); from batch import metadata as md; "
