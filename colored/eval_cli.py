@@ -1,4 +1,4 @@
-"""colored-eval: score an exported model on colour photos against the gray and MSE baselines."""
+"""colored-eval: score an exported model on colour photos against the gray, tint and MSE baselines."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from colored.evaluate import (
     load_photos,
     markdown_table,
     onnx_colorizer,
+    sample_rows,
     write_outputs,
 )
 
@@ -29,11 +30,16 @@ from colored.evaluate import (
 @click.option("--size", type=click.IntRange(32), default=384, show_default=True,
               help="Photos are shrunk so their long side is at most this many pixels (never enlarged).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate only the first N colour photos (sorted by path).")
-@click.option("--sheet-rows", type=click.IntRange(1), default=8, show_default=True, help="Photos shown in the contact sheet.")
+@click.option("--sheet-rows", type=click.IntRange(1), default=8, show_default=True,
+              help="Photos shown in the contact sheet, drawn round-robin across the sub-folders of DATA "
+                   "so that each one is represented.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Which photos the contact sheet draws: the same seed gives the same photos.")
 @click.option("--thumb", type=click.IntRange(32), default=160, show_default=True, help="Contact-sheet cell size in pixels.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for onnxruntime. Default: all cores.")
+@click.option("--quiet", is_flag=True, help="No progress bar (by default one per method, on stderr).")
 def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, size: int, limit: int | None,
-         sheet_rows: int, thumb: int, threads: int | None) -> None:
+         sheet_rows: int, seed: int, thumb: int, threads: int | None, quiet: bool) -> None:
     """Score MODEL (an exported .onnx, or `default` for the model shipped with ColorED) on the
     colour photos in DATA (a folder, searched recursively, or one file).
 
@@ -44,16 +50,26 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
     Metrics (higher is better unless marked):
       PSNR, SSIM     fidelity of the RGB result to the original (per image, averaged)
       AuC            % area under the curve of pixels whose ab error <= t, t = 0..150
+      AuC chroma>20  the same, over the original's coloured pixels only (chroma > 20)
       colorfulness   Hasler & Suesstrunk 2003, mean over outputs (the original's is shown too)
       dCF (lower)    |mean colorfulness(outputs) - mean colorfulness(originals)|
-    The gray baseline (the grey image itself, ab = 0) is always included: a model
-    must beat its colorfulness, and on AuC it is a strong baseline that sepia-ish
-    MSE models barely pass.
+      green recall   % of the original's green pixels (a* < -10) output green (a* < -5)
+      blue recall    % of the original's blue pixels (b* < -10) output blue (b* < -5)
+      red recall     % of the original's red pixels (a* > 20) output red (a* > 10)
+    AuC chroma>20 and the recalls pool pixels over the set; "–" means no such pixel.
+    Two baselines are always included. The gray baseline (the grey image itself,
+    ab = 0): a model must beat its colorfulness, and on AuC it is a strong baseline
+    that sepia-ish MSE models barely pass. The tint baseline (MODEL's own mean a*, b*
+    as one colour on every photo): a model that only learned a cast scores like it,
+    and only the recalls and AuC chroma>20 tell real colours from a cast.
+    With photos in sub-folders of DATA, metrics.md and metrics.json also give every
+    number per top-level sub-folder ("." for photos directly in DATA).
 
     \b
     Example:
       colored-eval default data/default-model/images/test \\
-          --baseline runs/mse/model.onnx --out eval/default
+          --baseline runs/mse/model.onnx --out eval/default \\
+          --sheet-rows 12 --seed 3 --quiet
     """
     try:
         photos, skipped = load_photos(data, size, limit)
@@ -69,10 +85,10 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
             name = f"{label} ({Path(info['file']).name})"
             colorizers[name], models[name] = fn, info
         click.echo(f"evaluating {len(photos)} photos at long side <= {size} px", err=True)
-        report, outputs = evaluate(photos, colorizers, data=str(data), size=size,
-                                   progress=lambda n: click.echo(f"  {n} ...", err=True))
+        rows = sample_rows(photos, sheet_rows, seed)
+        report, outputs = evaluate(photos, colorizers, data=str(data), size=size, keep=rows, progress=not quiet)
         report.models = models
-        sheet = contact_sheet(photos, outputs, thumb=thumb, max_rows=sheet_rows)
+        sheet = contact_sheet([photos[i] for i in rows], outputs, thumb=thumb)
         paths = write_outputs(report, sheet, out_dir)
     except EvalError as e:
         raise click.ClickException(str(e)) from None

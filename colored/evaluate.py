@@ -8,31 +8,44 @@ For every colour photo the evaluation
      colored-batch* (batch.session.open_session/infer, batch.colorize.model_input/merge);
   4. scores the result against the truth with colored.metrics.
 
-Methods always include the gray baseline (the grey image itself, ab = 0). Set-level
-numbers: PSNR, SSIM and AuC are per-image values averaged over the set; colorfulness is
-the mean Hasler-Suesstrunk colorfulness of the outputs, and dCF = |mean CF(outputs) -
-mean CF(truths)|. numpy/onnxruntime only; no torch.
+Methods always include two baselines a model has to beat: the gray baseline (the grey
+image itself, ab = 0) and the tint baseline (the evaluated model's own mean a*, b* laid
+as one constant colour on every grey photo). A model that only learned a cast scores
+like its tint; the hue-aware measures (green/blue/red recall, AuC chroma>20) are the
+ones a constant tint cannot pass.
+
+Set-level numbers: PSNR, SSIM and AuC are per-image values averaged over the set;
+colorfulness is the mean Hasler-Suesstrunk colorfulness of the outputs, and dCF = |mean
+CF(outputs) - mean CF(truths)|; the hue-aware measures pool pixel counts over the set
+(NaN when no pixel of the set is eligible). With photos in sub-folders of DATA every
+number is also given per top-level sub-folder ("." for photos directly in DATA).
+numpy/onnxruntime only; no torch.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
 
 from colored import metrics
-from colored.color import lightness_to_gray, rgb_to_lab, rgb_to_lightness
+from colored.color import gray_to_lightness, lab_to_rgb, lightness_to_gray, rgb_to_lab, rgb_to_lightness
 
 Colorizer = Callable[[np.ndarray], np.ndarray]  # HxW uint8 grey -> HxWx3 uint8 RGB
 
 GRAY = "gray (ab=0)"
+TINT = "tint (model mean ab)"
 ORIGINAL = "original"
+ROOT_GROUP = "."  # the group of photos directly in DATA
 
 
 class EvalError(ValueError):
@@ -45,16 +58,41 @@ class Photo:
     truth: np.ndarray  # HxWx3 uint8 RGB at evaluation size
     gray: np.ndarray  # HxW uint8, the same CIE lightness as the truth
 
+    @property
+    def group(self) -> str:
+        """The top-level sub-folder of DATA the photo is in, or "." directly in DATA."""
+        parts = PurePath(self.name).parts
+        return parts[0] if len(parts) > 1 else ROOT_GROUP
+
 
 @dataclass
-class MethodScore:
+class Scores:
+    """Set-level numbers of one method on some photos (the whole set, or one sub-folder)."""
+
     name: str
     psnr: float
     ssim: float
     auc: float
+    auc_chroma20: float
     colorfulness: float
     dcf: float
+    green_recall: float
+    blue_recall: float
+    red_recall: float
+
+
+@dataclass
+class MethodScore(Scores):
     per_image: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class GroupReport:
+    """One top-level sub-folder of DATA: its photos and every method's numbers on them."""
+
+    images: list[str]
+    truth_colorfulness: float
+    methods: list[Scores]
 
 
 @dataclass
@@ -64,6 +102,8 @@ class Report:
     images: list[str]
     truth_colorfulness: float
     methods: list[MethodScore]
+    tint: dict = field(default_factory=dict)  # {"of": method, "a": mean a*, "b": mean b*}; empty without a model
+    groups: dict[str, GroupReport] = field(default_factory=dict)  # only when DATA has sub-folders
     models: dict[str, dict] = field(default_factory=dict)  # method name -> model file and contract facts
 
     def to_json(self) -> str:
@@ -174,6 +214,22 @@ def gray_colorizer(gray_u8: np.ndarray) -> np.ndarray:
     return np.repeat(gray_u8[..., None], 3, axis=2)
 
 
+def tint_colorizer(a: float, b: float) -> Colorizer:
+    """A constant-tint colorizer: the grey picture's L* with one ab everywhere.
+
+    Merged as batch.colorize.merge merges a model's ab (L* from the grey code values, Lab ->
+    sRGB through colored.color, negative Z and the RGB cube clipped), so the tint baseline
+    differs from a model's output only in its colours.
+    """
+
+    def colorize(gray_u8: np.ndarray) -> np.ndarray:
+        L = gray_to_lightness(gray_u8.astype(np.float64) / 255.0)
+        lab = np.stack([L, np.full_like(L, a), np.full_like(L, b)], axis=-1)
+        return metrics.rgb_float_to_u8(lab_to_rgb(lab))
+
+    return colorize
+
+
 # ------------------------------------------------------------------ scoring
 
 
@@ -181,58 +237,213 @@ def _ab(rgb_u8: np.ndarray) -> np.ndarray:
     return rgb_to_lab(rgb_u8.astype(np.float64) / 255.0)[..., 1:]
 
 
-def score(name: str, photos: Sequence[Photo], outputs: Sequence[np.ndarray]) -> MethodScore:
-    per_image = []
-    for photo, out in zip(photos, outputs):
-        per_image.append({
-            "image": photo.name,
-            "psnr": metrics.psnr(out, photo.truth),
-            "ssim": metrics.ssim(out, photo.truth),
-            "auc": metrics.auc(_ab(out), _ab(photo.truth)),
-            "colorfulness": metrics.colorfulness(out),
-        })
-    mean = lambda key: float(np.mean([r[key] for r in per_image]))  # noqa: E731
-    return MethodScore(
-        name=name, psnr=mean("psnr"), ssim=mean("ssim"), auc=mean("auc"), colorfulness=mean("colorfulness"),
-        dcf=metrics.delta_colorfulness(outputs, [p.truth for p in photos]), per_image=per_image,
+@dataclass
+class ImageScore:
+    """One method on one photo: per-image values, and the counts a set pools."""
+
+    image: str
+    psnr: float
+    ssim: float
+    auc: float
+    colorfulness: float
+    truth_colorfulness: float
+    hue: metrics.HueCounts
+    ab_sum: tuple[float, float]  # sum of a* and b* over the output's pixels (for the tint's mean)
+    pixels: int
+
+    def to_dict(self) -> dict:
+        return {
+            "image": self.image, "psnr": self.psnr, "ssim": self.ssim, "auc": self.auc,
+            "auc_chroma20": self.hue.chroma_auc(), "colorfulness": self.colorfulness,
+            **{f"{rule.name}_recall": self.hue.recall(rule.name) for rule in metrics.HUE_RULES},
+        }
+
+
+def score_image(photo: Photo, out: np.ndarray) -> ImageScore:
+    """Every measure of one output against its photo's truth (both Lab conversions done once)."""
+    out_ab, truth_ab = _ab(out), _ab(photo.truth)
+    return ImageScore(
+        image=photo.name,
+        psnr=metrics.psnr(out, photo.truth),
+        ssim=metrics.ssim(out, photo.truth),
+        auc=metrics.auc(out_ab, truth_ab),
+        colorfulness=metrics.colorfulness(out),
+        truth_colorfulness=metrics.colorfulness(photo.truth),
+        hue=metrics.hue_counts(out_ab, truth_ab),
+        ab_sum=(float(out_ab[..., 0].sum()), float(out_ab[..., 1].sum())),
+        pixels=out_ab.shape[0] * out_ab.shape[1],
     )
+
+
+def summarise(name: str, rows: Sequence[ImageScore]) -> Scores:
+    """A method's set-level numbers on `rows`: per-image means, dCF, and pooled hue counts."""
+    hue = metrics.pooled(r.hue for r in rows)
+
+    def mean(key: str) -> float:
+        return float(np.mean([getattr(r, key) for r in rows]))
+
+    return Scores(
+        name=name, psnr=mean("psnr"), ssim=mean("ssim"), auc=mean("auc"), auc_chroma20=hue.chroma_auc(),
+        colorfulness=mean("colorfulness"), dcf=abs(mean("colorfulness") - mean("truth_colorfulness")),
+        **{f"{rule.name}_recall": hue.recall(rule.name) for rule in metrics.HUE_RULES},
+    )
+
+
+def mean_ab(rows: Sequence[ImageScore]) -> tuple[float, float]:
+    """Mean a*, b* over every output pixel of the set (pixel-weighted, like the pooled measures)."""
+    pixels = sum(r.pixels for r in rows)
+    return sum(r.ab_sum[0] for r in rows) / pixels, sum(r.ab_sum[1] for r in rows) / pixels
+
+
+def run_method(
+    name: str, fn: Colorizer, photos: Sequence[Photo], keep: Sequence[int], progress: bool = False
+) -> tuple[list[ImageScore], list[np.ndarray]]:
+    """Colorize and score every photo; returns the scores and the outputs of the photos in `keep`
+    (in that order), so a large set does not hold every output in memory for a small sheet."""
+    wanted = set(keep)
+    rows, kept = [], {}
+    for i, photo in enumerate(tqdm(photos, desc=name, unit="photo", disable=not progress)):
+        out = fn(photo.gray)
+        rows.append(score_image(photo, out))
+        if i in wanted:
+            kept[i] = out
+    return rows, [kept[i] for i in keep]
+
+
+def group_indices(photos: Sequence[Photo]) -> dict[str, list[int]]:
+    """Photo indices by top-level sub-folder: "." first, then the sub-folders by name."""
+    groups: dict[str, list[int]] = {}
+    for i, photo in enumerate(photos):
+        groups.setdefault(photo.group, []).append(i)
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != ROOT_GROUP, kv[0])))
+
+
+def group_reports(photos: Sequence[Photo], rows: dict[str, list[ImageScore]]) -> dict[str, GroupReport]:
+    """Every method's numbers per top-level sub-folder; empty when all photos lie directly in DATA."""
+    groups = group_indices(photos)
+    if list(groups) == [ROOT_GROUP]:
+        return {}
+    any_rows = next(iter(rows.values()))
+    return {
+        group: GroupReport(
+            images=[photos[i].name for i in idx],
+            truth_colorfulness=float(np.mean([any_rows[i].truth_colorfulness for i in idx])),
+            methods=[summarise(name, [method_rows[i] for i in idx]) for name, method_rows in rows.items()],
+        )
+        for group, idx in groups.items()
+    }
 
 
 def evaluate(
     photos: Sequence[Photo], colorizers: dict[str, Colorizer], data: str = "", size: int = 0,
-    progress: Callable[[str], None] | None = None,
+    keep: Sequence[int] | None = None, progress: bool = False, tint_of: str | None = None,
 ) -> tuple[Report, dict[str, list[np.ndarray]]]:
-    """Score the gray baseline and every colorizer on `photos`; returns the report and the outputs."""
-    methods = {GRAY: gray_colorizer, **colorizers}
+    """Score the gray baseline, every colorizer and the tint baseline on `photos`.
+
+    The tint is the mean ab of the colorizer `tint_of` (default: the first one; none without
+    colorizers). Methods come in the order gray, tint, colorizers. Returns the report and, per
+    method, the outputs of the photos in `keep` (default: all), in that order. `progress` shows
+    a bar per method on stderr.
+    """
+    keep = range(len(photos)) if keep is None else keep
+    rows: dict[str, list[ImageScore]] = {}
     outputs: dict[str, list[np.ndarray]] = {}
-    scores = []
-    for name, fn in methods.items():
-        if progress:
-            progress(name)
-        outputs[name] = [fn(p.gray) for p in photos]
-        scores.append(score(name, photos, outputs[name]))
+    for name, fn in {GRAY: gray_colorizer, **colorizers}.items():
+        rows[name], outputs[name] = run_method(name, fn, photos, keep, progress)
+    tint: dict = {}
+    target = tint_of or next(iter(colorizers), None)
+    if target is not None:
+        a, b = mean_ab(rows[target])
+        tint = {"of": target, "a": a, "b": b}
+        rows[TINT], outputs[TINT] = run_method(TINT, tint_colorizer(a, b), photos, keep, progress)
+    order = [GRAY, *([TINT] if tint else []), *colorizers]
+    rows = {name: rows[name] for name in order}
+    methods = [MethodScore(**vars(summarise(name, r)), per_image=[x.to_dict() for x in r]) for name, r in rows.items()]
     report = Report(
         data=str(data), size=size, images=[p.name for p in photos],
-        truth_colorfulness=float(np.mean([metrics.colorfulness(p.truth) for p in photos])), methods=scores,
+        truth_colorfulness=float(np.mean([r.truth_colorfulness for r in rows[GRAY]])), methods=methods,
+        tint=tint, groups=group_reports(photos, rows),
     )
-    return report, outputs
+    return report, {name: outputs[name] for name in order}
+
+
+def sample_rows(photos: Sequence[Photo], count: int, seed: int = 0) -> list[int]:
+    """`count` photo indices for the contact sheet, drawn reproducibly from `seed`, round-robin
+    across sub-folders so each is represented (when count allows); sorted by photo order."""
+    rng = random.Random(seed)
+    groups = list(group_indices(photos).values())
+    for idx in groups:
+        rng.shuffle(idx)
+    rng.shuffle(groups)  # which sub-folders get a row when there are more of them than rows
+    round_robin = [i for turn in itertools.zip_longest(*groups) for i in turn if i is not None]
+    return sorted(round_robin[:count])
 
 
 # ------------------------------------------------------------------ presentation
 
+# (JSON key, table header, format) of every column of the metrics tables.
+COLUMNS = (
+    ("psnr", "PSNR (dB) ↑", ".2f"),
+    ("ssim", "SSIM ↑", ".4f"),
+    ("auc", "AuC (%) ↑", ".2f"),
+    ("auc_chroma20", "AuC chroma>20 (%) ↑", ".2f"),
+    ("colorfulness", "colorfulness", ".1f"),
+    ("dcf", "dCF ↓", ".1f"),
+    ("green_recall", "green recall (%) ↑", ".1f"),
+    ("blue_recall", "blue recall (%) ↑", ".1f"),
+    ("red_recall", "red recall (%) ↑", ".1f"),
+)
+
+
+def _cell(value: float, spec: str) -> str:
+    if math.isnan(value):
+        return "–"  # no eligible pixel: no verdict
+    if math.isinf(value):
+        return "inf"  # PSNR of an exact copy
+    return format(value, spec)
+
+
+def _table(truth_colorfulness: float, methods: Sequence[Scores]) -> list[str]:
+    original = {"colorfulness": f"{truth_colorfulness:.1f}", "dcf": "0.0"}
+    return [
+        "| method | " + " | ".join(header for _, header, _ in COLUMNS) + " |",
+        "| --- |" + " ---: |" * len(COLUMNS),
+        f"| {ORIGINAL} (ground truth) | " + " | ".join(original.get(key, "") for key, _, _ in COLUMNS) + " |",
+        *(f"| {m.name} | " + " | ".join(_cell(getattr(m, key), spec) for key, _, spec in COLUMNS) + " |"
+          for m in methods),
+    ]
+
 
 def markdown_table(report: Report) -> str:
-    lines = [
-        f"{len(report.images)} colour photos from `{report.data}`, long side <= {report.size} px.",
-        "",
-        "| method | PSNR (dB) ↑ | SSIM ↑ | AuC (%) ↑ | colorfulness | dCF ↓ |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-        f"| {ORIGINAL} (ground truth) | | | | {report.truth_colorfulness:.1f} | 0.0 |",
-    ]
-    for m in report.methods:
-        psnr = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
-        lines.append(f"| {m.name} | {psnr} | {m.ssim:.4f} | {m.auc:.2f} | {m.colorfulness:.1f} | {m.dcf:.1f} |")
+    """The metrics of the whole set, then (with sub-folders) one table per top-level sub-folder."""
+    lines = [f"{len(report.images)} colour photos from `{report.data}`, long side <= {report.size} px."]
+    if report.tint:
+        lines.append(f"{TINT}: a* = {report.tint['a']:+.1f}, b* = {report.tint['b']:+.1f}, "
+                     f"the mean of {report.tint['of']}.")
+    lines += ["", *_table(report.truth_colorfulness, report.methods)]
+    for group, g in report.groups.items():
+        count = f"{len(g.images)} photo{'' if len(g.images) == 1 else 's'}"
+        lines += ["", f"### {group} ({count})", "", *_table(g.truth_colorfulness, g.methods)]
     return "\n".join(lines) + "\n"
+
+
+def wrap_label(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """`text` in lines no wider than `width` by `measure`, so no label is cut off.
+
+    Breaks after a path separator, space, "_", "-" or "." where one falls in the line, else
+    between characters. Every character is kept; a line holds at least one character, so only
+    a cell narrower than one character can overflow.
+    """
+    lines, rest = [], text
+    while rest:
+        n = 1
+        while n < len(rest) and measure(rest[: n + 1]) <= width:
+            n += 1
+        if n < len(rest):
+            n = max(rest.rfind(sep, 0, n) + 1 for sep in "/ _-.") or n
+        lines.append(rest[:n])
+        rest = rest[n:]
+    return lines
 
 
 def _fit(img: np.ndarray, box: int) -> Image.Image:
@@ -243,22 +454,44 @@ def _fit(img: np.ndarray, box: int) -> Image.Image:
     return cell
 
 
+SHEET_PAD = 4
+
+
+def _draw_lines(draw: ImageDraw.ImageDraw, xy: tuple[int, int], lines: Sequence[str], font, line: int) -> None:
+    for k, text in enumerate(lines):
+        draw.text((xy[0], xy[1] + k * line), text, fill="black", font=font)
+
+
 def contact_sheet(
     photos: Sequence[Photo], columns: dict[str, list[np.ndarray]], thumb: int = 160, max_rows: int | None = None
 ) -> Image.Image:
-    """Rows: photos; columns: original, then each method's output (first the gray baseline)."""
-    rows = list(range(len(photos)))[: max_rows or None]
-    names = [ORIGINAL, *columns]
-    pad, header = 4, 22
-    sheet = Image.new("RGB", (len(names) * (thumb + pad) + pad, header + len(rows) * (thumb + pad) + pad), "white")
-    draw = ImageDraw.Draw(sheet)
+    """Rows: `photos` (the first `max_rows` of them), each named under its original; columns:
+    original, then each method's output (`columns[name][r]` belongs to `photos[r]`). Labels are
+    wrapped to their cell. Pick the rows with sample_rows to spread them over sub-folders."""
+    photos = photos[:max_rows]  # max_rows: kept for callers that pass every photo and a count
+    pad = SHEET_PAD
     font = ImageFont.load_default()
-    for c, name in enumerate(names):
-        draw.text((pad + c * (thumb + pad) + 2, 5), name[: thumb // 6], fill="black", font=font)
-    for r, i in enumerate(rows):
-        cells = [photos[i].truth] + [columns[n][i] for n in columns]
+    line = font.getbbox("Agjy|")[3] + 2
+
+    def wrap(text: str) -> list[str]:
+        return wrap_label(text, thumb, font.getlength)
+
+    headers = [wrap(name) for name in [ORIGINAL, *columns]]
+    captions = [wrap(photo.name) for photo in photos]
+    header_h = pad + line * max(map(len, headers)) + pad
+    row_h = [thumb + pad + line * len(c) + pad for c in captions]
+    sheet = Image.new("RGB", (len(headers) * (thumb + pad) + pad, header_h + sum(row_h)), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = [pad + c * (thumb + pad) for c in range(len(headers))]
+    for c, lines in enumerate(headers):
+        _draw_lines(draw, (x[c], pad), lines, font, line)
+    y = header_h
+    for r, photo in enumerate(photos):
+        cells = [photo.truth] + [columns[name][r] for name in columns]
         for c, img in enumerate(cells):
-            sheet.paste(_fit(img, thumb), (pad + c * (thumb + pad), header + pad + r * (thumb + pad)))
+            sheet.paste(_fit(img, thumb), (x[c], y))
+        _draw_lines(draw, (x[0], y + thumb + pad // 2), captions[r], font, line)
+        y += row_h[r]
     return sheet
 
 

@@ -9,11 +9,16 @@ Definitions (see /work/shared/README.md and docs/training.md):
 - AuC: the fraction of pixels whose ab error (L2 in Lab units) is <= t, swept over
   t = 0..150, integrated (trapezoid) and normalised to percent (Zhang et al. 2016).
 - Colorfulness (Hasler & Suesstrunk 2003) on uint8 RGB, and dCF = |mean CF(pred) - mean CF(truth)|.
+- Hue-aware measures (HueCounts), which a constant tint cannot pass: green/blue/red recall
+  (of the truth's clearly green, blue or red pixels, the percentage the output also colours
+  that way) and AuC over the truth's chromatic pixels only (chroma > 20). They are pixel
+  counts, so a set's value pools counts over its images instead of averaging per image.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -84,8 +89,14 @@ def ab_error_cdf(pred_ab: np.ndarray, true_ab: np.ndarray, channel_axis: int = -
     err = np.sqrt(np.sum((pred - true) ** 2, axis=channel_axis)).ravel()
     if err.size == 0:
         raise ValueError("AuC of an empty image")
-    err.sort()
-    return np.searchsorted(err, AUC_THRESHOLDS, side="right") / err.size
+    return error_counts(err) / err.size
+
+
+def error_counts(err: np.ndarray) -> np.ndarray:
+    """How many of the errors `err` are <= t, for t = 0..150 (int64): a CDF before normalising,
+    kept as counts so that subsets of pixels from many images can be pooled."""
+    err = np.sort(np.asarray(err, dtype=np.float64).ravel())
+    return np.searchsorted(err, AUC_THRESHOLDS, side="right").astype(np.int64)
 
 
 def auc_from_cdf(cdf: np.ndarray) -> float:
@@ -96,6 +107,97 @@ def auc_from_cdf(cdf: np.ndarray) -> float:
 def auc(pred_ab: np.ndarray, true_ab: np.ndarray, channel_axis: int = -1) -> float:
     """AuC in percent of the ab error CDF, thresholds 0..150 (Zhang et al. 2016)."""
     return auc_from_cdf(ab_error_cdf(pred_ab, true_ab, channel_axis))
+
+
+CHROMA_THRESHOLD = 20.0  # truth chroma above which a pixel counts as "coloured" for AuC chroma>20
+
+
+@dataclass(frozen=True)
+class HueRule:
+    """A hue recall: truth pixels beyond `truth_limit` on one ab channel are eligible; a hit is
+    an output pixel beyond `output_limit` on that channel, on the same side of neutral.
+
+    The output limit is looser than the truth's so that a muted but right hue still counts;
+    a constant tint can only pass rules on its own side of grey.
+    """
+
+    name: str
+    channel: int  # 0 = a*, 1 = b*
+    truth_limit: float
+    output_limit: float
+
+    def _beyond(self, values: np.ndarray, limit: float) -> np.ndarray:
+        # The sign of the limit says the side: negative a* is green, negative b* blue, positive a* red.
+        return values < limit if limit < 0 else values > limit
+
+    def counts(self, pred_ab: np.ndarray, true_ab: np.ndarray) -> tuple[int, int]:
+        """(hits, eligible pixels) of one image."""
+        eligible = self._beyond(true_ab[..., self.channel], self.truth_limit)
+        hits = eligible & self._beyond(pred_ab[..., self.channel], self.output_limit)
+        return int(hits.sum()), int(eligible.sum())
+
+
+HUE_RULES = (
+    HueRule("green", channel=0, truth_limit=-10.0, output_limit=-5.0),
+    HueRule("blue", channel=1, truth_limit=-10.0, output_limit=-5.0),
+    HueRule("red", channel=0, truth_limit=20.0, output_limit=10.0),
+)
+
+
+def share(hits: int, eligible: int) -> float:
+    """hits / eligible in percent; NaN when nothing was eligible (no such pixel, no verdict)."""
+    return 100.0 * hits / eligible if eligible else float("nan")
+
+
+@dataclass(frozen=True)
+class HueCounts:
+    """Pixel counts behind the hue-aware measures of one image, or of a set (sum with +).
+
+    hits/eligible: one entry per HUE_RULES rule. chroma_counts[t]: truth pixels of chroma >
+    CHROMA_THRESHOLD whose ab error is <= t, for t = 0..150; chroma_pixels: how many there are.
+    """
+
+    hits: tuple[int, ...]
+    eligible: tuple[int, ...]
+    chroma_counts: tuple[int, ...]
+    chroma_pixels: int
+
+    @classmethod
+    def zero(cls) -> "HueCounts":
+        return cls((0,) * len(HUE_RULES), (0,) * len(HUE_RULES), (0,) * len(AUC_THRESHOLDS), 0)
+
+    def __add__(self, other: "HueCounts") -> "HueCounts":
+        add = lambda x, y: tuple(i + j for i, j in zip(x, y))  # noqa: E731
+        return HueCounts(add(self.hits, other.hits), add(self.eligible, other.eligible),
+                         add(self.chroma_counts, other.chroma_counts), self.chroma_pixels + other.chroma_pixels)
+
+    def recall(self, name: str) -> float:
+        """The percentage of eligible truth pixels the output coloured the right way (NaN if none)."""
+        i = [rule.name for rule in HUE_RULES].index(name)
+        return share(self.hits[i], self.eligible[i])
+
+    def chroma_auc(self) -> float:
+        """AuC (as auc) over the chromatic truth pixels only; NaN when there are none."""
+        if not self.chroma_pixels:
+            return float("nan")
+        return auc_from_cdf(np.asarray(self.chroma_counts, dtype=np.float64) / self.chroma_pixels)
+
+
+def hue_counts(pred_ab: np.ndarray, true_ab: np.ndarray) -> HueCounts:
+    """HueCounts of one image from its output and truth ab planes (Lab units, channels last)."""
+    pred = np.asarray(pred_ab, dtype=np.float64)
+    true = np.asarray(true_ab, dtype=np.float64)
+    if pred.shape != true.shape or pred.ndim == 0 or pred.shape[-1] != 2:
+        raise ValueError(f"expected equal (..., 2) ab arrays, got {pred.shape} and {true.shape}")
+    hits, eligible = zip(*(rule.counts(pred, true) for rule in HUE_RULES))
+    chromatic = np.hypot(true[..., 0], true[..., 1]) > CHROMA_THRESHOLD
+    err = np.hypot(*(pred[chromatic] - true[chromatic]).T)
+    return HueCounts(hits, eligible, tuple(int(c) for c in error_counts(err)), int(chromatic.sum()))
+
+
+def pooled(counts: Iterable[HueCounts]) -> HueCounts:
+    """The counts of a set: every image's pixels pooled (a big image weighs more than a small one)."""
+    return sum(counts, HueCounts.zero())
 
 
 def colorfulness(rgb_u8: np.ndarray) -> float:

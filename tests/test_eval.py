@@ -1,8 +1,10 @@
-"""colored-eval on two small real photos with a tiny exported model.
+"""colored-eval on two small real photos with a tiny exported model, and its parts on hand-made photos.
 
 The gray baseline's numbers are checked against an independent computation with
 scikit-image's Lab conversion, so the metric plumbing (ab from the outputs, per-image
-averaging, dCF) is tested, not just that files appear.
+averaging, dCF) is tested, not just that files appear. The tint baseline, the hue-aware
+measures, the sub-folder breakdown and the contact sheet's sampling and labels are
+checked on synthetic photos with known colours and stand-in colorizers (no model needed).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 skimage = pytest.importorskip("skimage")
 from skimage import color as skcolor  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
+from colored import evaluate as ev  # noqa: E402
 from colored import metrics  # noqa: E402
 from colored.eval_cli import main  # noqa: E402
 
@@ -63,11 +66,14 @@ def test_colored_eval_writes_table_json_and_sheet(tmp_path, photos, tiny_model):
     )
     assert result.exit_code == 0, result.output
     assert "gray.png: not a colour picture" in result.output
+    assert "2/2" in result.stderr and "photo" in result.stderr  # the progress bar
 
     report = json.loads((out / "metrics.json").read_text())
     assert report["images"] == ["cat.png", "sub/coffee.png"]
     methods = {m["name"]: m for m in report["methods"]}
-    assert list(methods)[0] == "gray (ab=0)" and len(methods) == 3
+    ours_name = f"ours ({tiny_model.name})"
+    assert list(methods) == ["gray (ab=0)", "tint (model mean ab)", ours_name, f"MSE baseline ({tiny_model.name})"]
+    assert report["tint"]["of"] == ours_name
 
     gray = methods["gray (ab=0)"]
     ordered = [truths[n] for n in report["images"]]
@@ -88,14 +94,32 @@ def test_colored_eval_writes_table_json_and_sheet(tmp_path, photos, tiny_model):
     for key in ("psnr", "ssim", "auc", "colorfulness", "dcf"):
         assert ours[key] == pytest.approx(base[key])
         assert math.isfinite(ours[key])
+    for key in ("auc_chroma20", "green_recall", "blue_recall", "red_recall"):
+        assert ours[key] == pytest.approx(base[key], nan_ok=True)
     assert ours["colorfulness"] > 0
-    assert len(ours["per_image"]) == 2
-    assert report["models"][f"ours ({tiny_model.name})"]["input_size"] == 64
+    assert len(ours["per_image"]) == 2 and "red_recall" in ours["per_image"][0]
+    assert report["models"][ours_name]["input_size"] == 64
+
+    # photos in DATA and in DATA/sub: one breakdown each, with every method
+    assert list(report["groups"]) == [".", "sub"]
+    assert report["groups"]["sub"]["images"] == ["sub/coffee.png"]
+    sub_gray = report["groups"]["sub"]["methods"][0]
+    assert sub_gray["name"] == "gray (ab=0)" and sub_gray["psnr"] == pytest.approx(gray["per_image"][1]["psnr"])
 
     table = (out / "metrics.md").read_text()
     assert "| method | PSNR (dB)" in table and "| gray (ab=0) |" in table and table in result.output
+    assert "AuC chroma>20" in table and "green recall" in table and "### sub (1 photo)" in table
     sheet = Image.open(out / "contact-sheet.png")
-    assert sheet.size == (4 * (64 + 4) + 4, 22 + 2 * (64 + 4) + 4)  # original | gray | ours | MSE, 2 rows
+    assert sheet.width == 5 * (64 + 4) + 4  # original | gray | tint | ours | MSE
+    assert sheet.height > 2 * (64 + 4) + 22  # 2 rows, a header and the file names
+
+
+def test_colored_eval_quiet_has_no_progress_bar(tmp_path, photos, tiny_model):
+    folder, _ = photos
+    result = CliRunner().invoke(main, [str(tiny_model), str(folder), "--out", str(tmp_path / "o"),
+                                       "--size", str(SIZE), "--thumb", "32", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "photo/s" not in result.stderr and "2/2" not in result.stderr
 
 
 def test_colored_eval_fails_clearly_without_colour_photos(tmp_path, tiny_model):
@@ -115,3 +139,162 @@ def test_colored_eval_rejects_a_non_colored_model(tmp_path, photos, tiny_model):
     result = CliRunner().invoke(main, [str(bare), str(folder), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert "not a ColorED model" in result.output
+
+
+# ------------------------------------------------------------------ without a model
+
+GREEN, RED, BLUE = (40, 160, 40), (200, 40, 40), (40, 60, 200)
+
+
+def synthetic_photo(name: str, colours: list[tuple[int, int, int]]) -> ev.Photo:
+    """A 16x16 photo in vertical stripes of `colours`, each with a lightness ramp down the rows."""
+    stripes = np.array_split(np.arange(16), len(colours))
+    truth = np.zeros((16, 16, 3), np.uint8)
+    ramp = np.linspace(0.6, 1.0, 16)[:, None, None]
+    for cols, colour in zip(stripes, colours):
+        truth[:, cols] = np.round(ramp * np.array(colour)).astype(np.uint8)
+    return ev.Photo(name=name, truth=truth, gray=ev.to_gray(truth))
+
+
+@pytest.fixture()
+def synthetic():
+    return [
+        synthetic_photo("green.png", [GREEN]),
+        synthetic_photo("sub/both.png", [GREEN, RED]),
+        synthetic_photo("sub/red.png", [RED]),
+    ]
+
+
+def oracle_for(photos: list[ev.Photo]):
+    """A perfect colorizer: gives back the truth of the photo whose grey it is handed."""
+    truths = {id(p.gray): p.truth for p in photos}
+    return lambda gray: truths[id(gray)]
+
+
+def test_tint_is_merged_like_a_model_output():
+    from batch.colorize import merge
+    from batch.images import DecodedImage
+
+    gray = np.tile(np.linspace(0, 255, 24).astype(np.uint8), (12, 1))
+    decoded = DecodedImage(path=ev.Path("t"), pixels=gray, alpha=None, bit_depth=8, format="PNG",
+                           exif=None, icc_profile=None, xmp=None, is_color=False)
+    for a, b in ((-20.0, 30.0), (60.0, -90.0)):  # the second leaves the gamut: both must clip alike
+        model_like = merge(decoded, np.broadcast_to(np.array([a, b], np.float32)[:, None, None], (2, 4, 4)))
+        tint = ev.tint_colorizer(a, b)(gray)
+        assert np.abs(tint.astype(int) - model_like.astype(int)).max() <= 1
+    lab = skcolor.rgb2lab(ev.tint_colorizer(-20.0, 30.0)(gray[:, 8:16]))  # mid-greys: in gamut
+    assert np.allclose(lab[..., 1], -20, atol=1.5) and np.allclose(lab[..., 2], 30, atol=1.5)
+    assert np.allclose(lab[..., 0], skcolor.rgb2lab(np.repeat(gray[:, 8:16, None], 3, axis=2))[..., 0], atol=0.5)
+
+
+def test_evaluate_tint_hue_measures_and_groups(synthetic):
+    cast = ev.tint_colorizer(-30.0, 20.0)
+    report, outputs = ev.evaluate(synthetic, {"oracle": oracle_for(synthetic), "cast": cast}, keep=[2, 0])
+    methods = {m.name: m for m in report.methods}
+    assert list(methods) == [ev.GRAY, ev.TINT, "oracle", "cast"]
+
+    # the tint is the oracle's (the first model's) mean ab over every pixel of the set
+    truth_ab = np.concatenate([skcolor.rgb2lab(p.truth)[..., 1:].reshape(-1, 2) for p in synthetic])
+    assert report.tint["of"] == "oracle"
+    assert [report.tint["a"], report.tint["b"]] == pytest.approx(truth_ab.mean(axis=0), abs=0.1)
+
+    oracle, tint, gray = methods["oracle"], methods[ev.TINT], methods[ev.GRAY]
+    assert oracle.green_recall == 100.0 and oracle.red_recall == 100.0 and oracle.auc_chroma20 == pytest.approx(100.0)
+    assert math.isnan(oracle.blue_recall)  # no blue pixel anywhere: no verdict
+    assert gray.green_recall == 0.0 and gray.red_recall == 0.0
+    assert min(tint.green_recall, tint.red_recall) == 0.0  # one colour cannot be both green and red
+    assert tint.auc_chroma20 < oracle.auc_chroma20 and tint.colorfulness > 0
+
+    # outputs of the kept photos only, in the order asked for
+    assert [len(o) for o in outputs.values()] == [2] * 4
+    assert np.array_equal(outputs["oracle"][0], synthetic[2].truth)
+    assert np.array_equal(outputs[ev.TINT][1], ev.tint_colorizer(report.tint["a"], report.tint["b"])(synthetic[0].gray))
+
+    # per sub-folder: "." holds green.png only (no red pixel), sub the other two; recalls pool pixels
+    assert list(report.groups) == [".", "sub"]
+    root, sub = report.groups["."], report.groups["sub"]
+    assert root.images == ["green.png"] and sub.images == ["sub/both.png", "sub/red.png"]
+    root_oracle = root.methods[2]
+    assert root_oracle.name == "oracle" and root_oracle.green_recall == 100.0 and math.isnan(root_oracle.red_recall)
+    sub_cast = {m.name: m for m in sub.methods}["cast"]
+    cast_rows = methods["cast"].per_image[1:]
+    assert sub_cast.psnr == pytest.approx(np.mean([r["psnr"] for r in cast_rows]))
+    assert sub_cast.green_recall == 100.0 and sub_cast.red_recall == 0.0
+
+    table = ev.markdown_table(report)
+    assert "### sub (2 photos)" in table and "| oracle | inf |" in table
+    assert table.count("–") >= 1  # the blue recall nobody can score
+    again = json.loads(report.to_json())
+    assert math.isnan(again["methods"][2]["blue_recall"]) and again["groups"]["sub"]["methods"][3]["name"] == "cast"
+
+
+def test_evaluate_has_no_tint_without_a_model(synthetic):
+    report, outputs = ev.evaluate(synthetic[:1], {})
+    assert [m.name for m in report.methods] == [ev.GRAY] and report.tint == {} and report.groups == {}
+
+
+def named_photos(names: list[str]) -> list[ev.Photo]:
+    tiny = np.zeros((1, 1, 3), np.uint8)
+    return [ev.Photo(name=n, truth=tiny, gray=tiny[..., 0]) for n in names]
+
+
+def test_sample_rows_is_seeded_and_covers_every_subfolder():
+    photos = named_photos([f"r{i}.png" for i in range(5)] + ["a/1.png"] + [f"b/{i}.png" for i in range(3)])
+    draws = {seed: ev.sample_rows(photos, 3, seed) for seed in range(20)}
+    for rows in draws.values():
+        assert sorted({photos[i].group for i in rows}) == [".", "a", "b"]
+        assert rows == sorted(rows)
+    assert ev.sample_rows(photos, 3, 7) == draws[7]
+    assert len({tuple(rows) for rows in draws.values()}) > 1  # the seed matters
+    assert ev.sample_rows(photos, 50, 0) == list(range(len(photos)))
+
+
+LONG_NAME = "a_rather/long-folder name/holiday_photo_2019-08-17_beach.jpg"  # 60 characters
+
+
+def test_wrap_label_fits_every_line_and_keeps_every_character():
+    assert len(LONG_NAME) == 60
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    for width in (32, 64, 160):
+        lines = ev.wrap_label(LONG_NAME, width, font.getlength)
+        assert "".join(lines) == LONG_NAME
+        assert all(draw.textlength(line, font=font) <= width for line in lines)
+    lines = ev.wrap_label(LONG_NAME, 64, font.getlength)
+    assert len(lines) > 1 and lines[0].endswith(("/", "_", "-", " ", "."))  # broken at a separator
+    assert ev.wrap_label("x" * 40, 30, font.getlength)[0] == "x" * int(30 // font.getlength("x"))
+    assert ev.wrap_label("short", 160, font.getlength) == ["short"]
+
+
+def test_contact_sheet_labels_stay_inside_their_cells():
+    thumb, pad = 64, ev.SHEET_PAD
+    photo = synthetic_photo(LONG_NAME, [GREEN, RED])
+    long_method = "a model with a long name (model-file-with-a-long-name.onnx)"
+    sheet = np.asarray(ev.contact_sheet([photo], {ev.GRAY: [photo.truth], long_method: [photo.truth]}, thumb=thumb))
+    dark = sheet.min(axis=2) < 128
+    assert sheet.shape[1] == 3 * (thumb + pad) + pad
+
+    font = ImageFont.load_default()
+    line = font.getbbox("Agjy|")[3] + 2
+    header_h = 2 * pad + line * len(ev.wrap_label(long_method, thumb, font.getlength))
+    caption_lines = len(ev.wrap_label(LONG_NAME, thumb, font.getlength))
+    assert caption_lines >= 3
+    assert sheet.shape[0] == header_h + thumb + 2 * pad + line * caption_lines
+    # no text in the gaps between cells or past the last one, so no label spills into a neighbour
+    gaps = np.zeros(sheet.shape[1], bool)
+    for c in range(4):
+        gaps[max(0, c * (thumb + pad)): c * (thumb + pad) + pad] = True
+    assert not dark[:header_h, gaps].any()
+    assert dark[:header_h, 2 * (thumb + pad) + pad:].any()  # the long header was drawn, in its cell
+    caption = dark[header_h + thumb:]
+    assert not caption[:, pad + thumb:].any()  # the file name stays under the original
+    rows_with_text = np.flatnonzero(caption.any(axis=1))
+    assert rows_with_text[-1] - rows_with_text[0] > (caption_lines - 1) * line - 2  # every line drawn
+
+
+def test_contact_sheet_max_rows_takes_the_first_photos():
+    photos = [synthetic_photo(f"p{i}.png", [GREEN]) for i in range(3)]
+    full = ev.contact_sheet(photos, {ev.GRAY: [p.truth for p in photos]}, thumb=32)
+    two = ev.contact_sheet(photos, {ev.GRAY: [p.truth for p in photos]}, thumb=32, max_rows=2)
+    row_h = full.height - two.height  # the third row
+    assert row_h > 32 and np.array_equal(np.asarray(full)[: two.height], np.asarray(two))

@@ -92,6 +92,73 @@ def test_delta_colorfulness():
     assert metrics.delta_colorfulness([red], [red]) == 0.0
 
 
+def half_green() -> tuple[np.ndarray, np.ndarray]:
+    """4x4 truth ab: top half green (a* = -30), bottom half neutral; the output gets exactly a
+    quarter of the green (2 of 8 pixels at a* = -20), the rest it leaves neutral."""
+    true = np.zeros((4, 4, 2))
+    true[:2, :, 0] = -30.0
+    pred = np.zeros((4, 4, 2))
+    pred[0, :2, 0] = -20.0
+    return pred, true
+
+
+def test_green_recall_of_a_quarter():
+    pred, true = half_green()
+    counts = metrics.hue_counts(pred, true)
+    assert counts.recall("green") == pytest.approx(25.0)
+    assert (counts.hits[0], counts.eligible[0]) == (2, 8)
+    # no truth pixel is blue or red: no verdict, not 0 or 100
+    assert math.isnan(counts.recall("blue")) and math.isnan(counts.recall("red"))
+
+
+def test_chroma_auc_uses_only_chromatic_truth_pixels():
+    pred, true = half_green()
+    counts = metrics.hue_counts(pred, true)
+    assert counts.chroma_pixels == 8  # the neutral half (chroma 0) is left out
+    # errors: 2 pixels of 10, 6 of 30 -> CDF 0 below 10, 1/4 from 10, 1 from 30; trapezoid
+    # area 0.125 (9..10) + 19 * 0.25 + 0.625 (29..30) + 120 = 125.5
+    assert counts.chroma_auc() == pytest.approx(125.5 / 150 * 100)
+    mask = np.hypot(true[..., 0], true[..., 1]) > 20
+    assert counts.chroma_auc() == pytest.approx(metrics.auc(pred[mask], true[mask]))
+    # the neutral pixels the output got right would raise the plain AuC, not this one
+    assert metrics.auc(pred, true) > counts.chroma_auc()
+
+
+def test_recall_limits_are_strict_and_sided():
+    true = np.array([[[-10.0, 0.0], [-10.01, -10.01], [20.5, 0.0], [21.0, 0.0]]])
+    pred = np.array([[[-30.0, 0.0], [-5.0, -5.01], [11.0, 0.0], [10.0, 0.0]]])
+    counts = metrics.hue_counts(pred, true)
+    # green: only the second pixel is eligible (-10 is not < -10); -5 is not < -5
+    assert (counts.hits[0], counts.eligible[0]) == (0, 1)
+    # blue: second pixel, -5.01 < -5
+    assert (counts.hits[1], counts.eligible[1]) == (1, 1)
+    # red: last two pixels eligible; 11 > 10 hits, 10 does not
+    assert (counts.hits[2], counts.eligible[2]) == (1, 2)
+
+
+def test_a_constant_tint_cannot_pass_opposite_hues():
+    true = np.zeros((2, 2, 2))
+    true[0, :, 0] = -40.0  # green row
+    true[1, :, 0] = 40.0  # red row
+    tint = np.zeros_like(true)
+    tint[..., 0] = -20.0  # everything greenish
+    counts = metrics.hue_counts(tint, true)
+    assert counts.recall("green") == 100.0 and counts.recall("red") == 0.0
+
+
+def test_hue_counts_pool_pixels_not_images():
+    pred, true = half_green()
+    small_true = np.full((1, 2, 2), [-30.0, 0.0])
+    small_pred = small_true.copy()  # 2 of 2 green pixels right
+    set_counts = metrics.pooled([metrics.hue_counts(pred, true), metrics.hue_counts(small_pred, small_true)])
+    assert set_counts.recall("green") == pytest.approx(100 * 4 / 10)  # not the mean of 25 and 100
+    assert set_counts.chroma_pixels == 10
+    expected = metrics.auc(np.concatenate([pred[:2].reshape(-1, 2), small_pred.reshape(-1, 2)]),
+                           np.concatenate([true[:2].reshape(-1, 2), small_true.reshape(-1, 2)]))
+    assert set_counts.chroma_auc() == pytest.approx(expected)
+    assert math.isnan(metrics.pooled([]).chroma_auc())
+
+
 def test_bad_inputs_raise_clear_errors(photo):
     with pytest.raises(ValueError, match="uint8"):
         metrics.psnr(photo.astype(np.float32), photo)
@@ -103,6 +170,8 @@ def test_bad_inputs_raise_clear_errors(photo):
         metrics.auc(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))
     with pytest.raises(ValueError, match="equally many"):
         metrics.delta_colorfulness([photo], [])
+    with pytest.raises(ValueError, match="ab arrays"):
+        metrics.hue_counts(np.zeros((4, 4, 2)), np.zeros((4, 3, 2)))
 
 
 def test_rgb_float_to_u8_rounds_and_clips():
