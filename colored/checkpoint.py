@@ -17,7 +17,7 @@ import torch
 
 from colored import __version__
 from colored.atomic import atomic_path
-from colored.model import ColorizationNet, ModelConfig
+from colored.model import ColorizationNet, ModelConfig, make_net
 
 FORMAT = "colored-checkpoint"
 FORMAT_VERSION = 1
@@ -89,7 +89,7 @@ def load_model(path: str | Path) -> tuple[ColorizationNet, dict]:
     ckpt = read_checkpoint(path)
     try:
         config = ModelConfig.from_dict(ckpt["model_config"])
-        model = ColorizationNet(config)
+        model = make_net(config)
         model.load_state_dict(ckpt["model"])
     except Exception as e:
         raise CheckpointError(f"{path}: checkpoint does not match this ColorED's model ({type(e).__name__}: {e})") from e

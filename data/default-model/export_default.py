@@ -37,13 +37,13 @@ def sha256(path: Path) -> str:
 def export(checkpoint: Path, out: Path, size: int):
     """Export `checkpoint` (fp16) with input size `size`; returns (contract, checkpoint dict)."""
     from colored.checkpoint import load_model, read_checkpoint
-    from colored.model import ColorizationNet
+    from colored.model import make_net
     from export.onnx_export import export_model
 
     model, ckpt = load_model(checkpoint)
     if model.config.image_size != size:
         config = dataclasses.replace(model.config, image_size=size)
-        resized = ColorizationNet(config)
+        resized = make_net(config)
         resized.load_state_dict(model.state_dict())
         model = resized.eval()
     train_config = dict(ckpt.get("train_config") or {})

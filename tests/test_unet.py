@@ -1,0 +1,104 @@
+"""colored.unet.FusionUNet: the pretrained-encoder architecture (on timm's tiny test EfficientNet)."""
+
+import numpy as np
+import pytest
+import torch
+
+from colored import bins
+from colored.checkpoint import load_model, save_checkpoint
+from colored.model import ModelConfig, build_model, make_net
+from colored.unet import FusionUNet
+
+torch.set_num_threads(1)
+
+
+def tiny_unet(head: str = "classification", size: int = 64, **kw) -> FusionUNet:
+    torch.manual_seed(0)
+    config = ModelConfig(image_size=size, arch="unet", backbone="test_efficientnet", backbone_size=size, head=head, **kw)
+    model = build_model(config)
+    if head == "classification":
+        model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
+    return model
+
+
+def test_shapes_of_both_heads_and_fusion_of_the_classifier():
+    L = torch.rand(2, 1, 64, 64) * 100
+    cls = tiny_unet().eval()
+    assert isinstance(cls, FusionUNet)
+    with torch.no_grad():
+        assert cls(L).shape == (2, 313, 16, 16)  # logits at 1/4 size
+        assert cls.predict_ab(L).shape == (2, 2, 64, 64)
+        skips, bottom, emb = cls.encode(L)
+    assert [s.shape[-1] for s in skips] == [16, 8, 4] and bottom.shape[-1] == 2
+    assert emb.shape == (2, 1000) and torch.allclose(emb.sum(1), torch.ones(2))
+    # the fusion conv sees the stride-32 feature and the 1000-way softmax
+    assert cls.fusion[0].in_channels == bottom.shape[1] + 1000
+    reg = tiny_unet("regression").eval()
+    with torch.no_grad():
+        out = reg(L)
+    assert out.shape == (2, 2, 64, 64) and out.abs().max() <= 1
+
+
+def test_classifier_output_changes_the_colours():
+    """The fusion branch is wired in: the same picture with another class embedding gets other colours."""
+    model = tiny_unet().eval()
+    with torch.no_grad():
+        model.fusion[0].weight.normal_(0, 1)
+    L = torch.rand(1, 1, 64, 64) * 100
+    with torch.no_grad():
+        skips, bottom, _ = model.encode(L)
+        cat, car = torch.zeros(1, 1000), torch.zeros(1, 1000)
+        cat[0, 281], car[0, 817] = 1.0, 1.0
+        model.encode = lambda x: (skips, bottom, cat)
+        ab = model.predict_ab(L)
+        model.encode = lambda x: (skips, bottom, car)
+        other = model.predict_ab(L)
+    assert (ab - other).abs().max() > 1e-3
+
+
+def test_backbone_is_frozen_unless_asked_and_stays_in_eval_mode():
+    model = tiny_unet().train()
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert not model.backbone.training and model.up.training
+    trainable = tiny_unet(train_backbone=True)
+    assert all(p.requires_grad for p in trainable.backbone.parameters())
+
+
+def test_gradients_reach_decoder_not_backbone():
+    model = tiny_unet().train()
+    model(torch.rand(2, 1, 64, 64) * 100).sum().backward()
+    assert model.head.weight.grad is not None and model.fusion[0].weight.grad is not None
+    assert all(p.grad is None for p in model.backbone.parameters())
+
+
+def test_size_must_be_a_multiple_of_32():
+    with pytest.raises(ValueError, match="multiple of 32"):
+        tiny_unet(size=48)
+
+
+def test_a_backbone_without_efficientnet_stages_is_refused():
+    with pytest.raises(ValueError, match="EfficientNet"):
+        make_net(ModelConfig(image_size=64, arch="unet", backbone="resnet10t", backbone_size=64))
+
+
+def test_checkpoint_round_trip_rebuilds_the_unet(tmp_path):
+    model = tiny_unet().eval()
+    save_checkpoint(tmp_path / "m.pt", model)
+    loaded, _ = load_model(tmp_path / "m.pt")
+    L = torch.rand(1, 1, 64, 64) * 100
+    assert isinstance(loaded, FusionUNet)
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded.predict_ab(L).numpy(), model.predict_ab(L).numpy(), atol=1e-5)
+
+
+def test_onnx_export_matches_pytorch(tmp_path):
+    from export.onnx_export import export_model
+    from export.verify import verify_onnx
+
+    model = tiny_unet().eval()
+    with torch.no_grad():  # lively logits, so that parity means something
+        model.head.weight.normal_(0, 0.3)
+    contract = export_model(model, tmp_path / "u.onnx")
+    assert contract.model_config["arch"] == "unet"
+    report = verify_onnx(model, tmp_path / "u.onnx", batch_sizes=(1, 3))
+    assert report["max_abs_ab_diff"] < report["tolerance"]
