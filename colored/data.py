@@ -13,6 +13,7 @@ that `collate_skip_bad` drops; the training loop warns once per file.
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from collections.abc import Sequence
@@ -76,16 +77,25 @@ def split_files(files: Sequence[Path], val_fraction: float, seed: int) -> tuple[
     return train, val
 
 
-def write_split(path: str | Path, root: str | Path, train: Sequence[Path], val: Sequence[Path], seed: int) -> None:
-    """Record the split (paths relative to the data root) as JSON, so a run can be audited/reproduced."""
+def write_split(path: str | Path, roots: Path | Sequence[Path], train: Sequence[Path], val: Sequence[Path], seed: int) -> None:
+    """Record the split as JSON (paths relative to the data root they came from), so a run can be audited/reproduced."""
     from colored.atomic import atomic_write_bytes
 
-    root = Path(root)
+    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
 
     def rel(p: Path) -> str:
-        return str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else str(p)
+        for i, root in enumerate(roots):
+            if Path(p).is_relative_to(root):
+                sub = str(Path(p).relative_to(root))
+                return sub if len(roots) == 1 else f"{i}:{sub}"
+        return str(p)
 
-    doc = {"root": str(root), "seed": seed, "train": [rel(p) for p in train], "val": [rel(p) for p in val]}
+    doc = {
+        "root": str(roots[0]) if len(roots) == 1 else [str(r) for r in roots],
+        "seed": seed,
+        "train": [rel(p) for p in train],
+        "val": [rel(p) for p in val],
+    }
     atomic_write_bytes(path, json.dumps(doc, indent=1).encode())
 
 
@@ -115,6 +125,51 @@ def load_rgb(path: str | Path, size: int) -> np.ndarray:
         img = _to_rgb8(img)
         img = img.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
         return np.asarray(img, dtype=np.uint8).copy()
+
+
+def load_rgb_short_side(path: str | Path, short: int, max_aspect: float = 2.0) -> np.ndarray:
+    """Decode, EXIF-transpose and resize an image so its short side is ``short``, keeping its
+    aspect ratio (uint8 RGB); a long side beyond ``max_aspect`` x ``short`` is centre-cropped,
+    which bounds the RAM a cached panorama takes. Raises on bad files."""
+    with Image.open(path) as img:
+        img.draft("RGB", (short * 2, short * 2))
+        img = _to_rgb8(ImageOps.exif_transpose(img))
+        w, h = img.size
+        scale = short / min(w, h)
+        nw, nh = max(short, round(w * scale)), max(short, round(h * scale))
+        img = img.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        limit = round(short * max_aspect)
+        if max(nw, nh) > limit:
+            left, top = (nw - min(nw, limit)) // 2, (nh - min(nh, limit)) // 2
+            img = img.crop((left, top, left + min(nw, limit), top + min(nh, limit)))
+        return np.asarray(img, dtype=np.uint8).copy()
+
+
+def centre_view(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The un-augmented view of a crop-mode image: short side resized to ``size``, centre square."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    rgb = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def crop_augmentation(size: int):
+    """Random crops (25-100% of the area, aspect 3:4-4:3) of an image kept at a larger size, and
+    horizontal flips. Unlike squashing every photo to a square and rotating it (the reference's
+    recipe, which fills corners with reflections), every training view is a real part of a photo,
+    and the high-resolution wallpapers give many distinct views."""
+    import albumentations as A
+
+    return A.Compose(
+        [
+            A.RandomResizedCrop(size=(size, size), scale=(0.25, 1.0), ratio=(0.75, 4 / 3)),
+            A.HorizontalFlip(p=0.5),
+        ]
+    )
 
 
 def geometric_augmentation():
@@ -164,14 +219,41 @@ class ColorizationDataset(Dataset):
     warning about unreadable ones) and kept in RAM as uint8: ~200 kB per image at 256 px.
     """
 
-    def __init__(self, files: Sequence[str | Path], size: int, augment: bool = False, cache: bool = False, progress: bool = False) -> None:
+    def __init__(
+        self,
+        files: Sequence[str | Path],
+        size: int,
+        augment: bool = False,
+        cache: bool = False,
+        progress: bool = False,
+        crop_from: int | None = None,
+    ) -> None:
         self.files = [str(f) for f in files]
         self.size = size
-        self.transform = geometric_augmentation() if augment else None
+        # crop mode: images are kept with their aspect at short side crop_from and the model
+        # sees random crops of them (training) or their centre square (validation).
+        self.crop_from = crop_from
+        if crop_from is not None and crop_from < size:
+            raise DataError(f"--crop-from {crop_from} is smaller than the image size {size}")
+        if augment:
+            self.transform = crop_augmentation(size) if crop_from else geometric_augmentation()
+        else:
+            self.transform = None
         self._bad: dict[str, str] = {}  # path -> reason, per process
         self._cache: list[np.ndarray] | None = None
         if cache:
             self._fill_cache(progress)
+
+    def plain(self) -> "ColorizationDataset":
+        """The same images (sharing the cache) without augmentation: for the colour prior."""
+        view = copy.copy(self)
+        view.transform = None
+        return view
+
+    def decode(self, path: str) -> np.ndarray:
+        if self.crop_from:
+            return load_rgb_short_side(path, self.crop_from)
+        return load_rgb(path, self.size)
 
     def _fill_cache(self, progress: bool) -> None:
         from tqdm import tqdm
@@ -179,7 +261,7 @@ class ColorizationDataset(Dataset):
         kept, images = [], []
         for path in tqdm(self.files, desc="caching images", unit="img", disable=not progress, leave=False):
             try:
-                images.append(load_rgb(path, self.size))
+                images.append(self.decode(path))
                 kept.append(path)
             except Exception as e:
                 warn_unreadable(path, f"{type(e).__name__}: {e}")
@@ -196,10 +278,12 @@ class ColorizationDataset(Dataset):
     def load(self, index: int) -> np.ndarray:
         if self._cache is not None:
             return self._cache[index]
-        return load_rgb(self.files[index], self.size)
+        return self.decode(self.files[index])
 
     def augment(self, rgb: np.ndarray) -> np.ndarray:
-        return rgb if self.transform is None else self.transform(image=rgb)["image"]
+        if self.transform is not None:
+            return self.transform(image=rgb)["image"]
+        return centre_view(rgb, self.size) if self.crop_from else rgb
 
     def __getitem__(self, index: int) -> Sample:
         path = self.files[index]

@@ -53,24 +53,43 @@ class ClassificationLoss(nn.Module):
     Holds the bin centres and rebalancing weights as buffers so they follow ``.to(device)``.
     """
 
-    def __init__(self, prior: np.ndarray, centers: np.ndarray | None = None, lam: float = bins.REBALANCE_LAMBDA) -> None:
+    def __init__(
+        self,
+        prior: np.ndarray,
+        centers: np.ndarray | None = None,
+        lam: float = bins.REBALANCE_LAMBDA,
+        aux_weight: float = 0.0,
+        temperature: float = 0.38,
+    ) -> None:
         super().__init__()
+        self.aux_weight = aux_weight
+        self.temperature = temperature
         centers = bins.bin_centers() if centers is None else centers
         self.register_buffer("centers", torch.tensor(np.asarray(centers), dtype=torch.float32))
         weights = bins.rebalance_weights(prior, lam)
         self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float32))
 
+    @staticmethod
+    def pooled(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        # area average: the colour each output cell covers
+        return ab if ab.shape[-2:] == size else F.adaptive_avg_pool2d(ab, size)
+
     def targets(self, ab: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Soft targets at ``size``: (bin indices, soft weights, per-pixel rebalancing weight)."""
-        if ab.shape[-2:] != size:
-            ab = F.adaptive_avg_pool2d(ab, size)  # area average: the colour each output cell covers
-        idx, soft = soft_encode(ab, self.centers)
+        idx, soft = soft_encode(self.pooled(ab, size), self.centers)
         return idx, soft, self.weights[idx[:, 0]]
 
     def forward(self, logits: torch.Tensor, target_ab: torch.Tensor) -> torch.Tensor:
         """logits (N,Q,h,w), target_ab (N,2,H,W) in Lab units -> scalar loss."""
         with torch.no_grad():
             idx, soft, pixel_w = self.targets(target_ab.float(), tuple(logits.shape[-2:]))
-        log_p = F.log_softmax(logits.float(), dim=1)
+        logits = logits.float()
+        log_p = F.log_softmax(logits, dim=1)
         ce = -(log_p.gather(1, idx) * soft).sum(1)  # only the k non-zero target entries contribute
-        return (ce * pixel_w).mean()
+        loss = (ce * pixel_w).mean()
+        if self.aux_weight:
+            p = torch.softmax(logits / self.temperature, dim=1)
+            ab = torch.einsum("nqhw,qc->nchw", p, self.centers)
+            target = self.pooled(target_ab.float(), tuple(logits.shape[-2:]))
+            loss = loss + self.aux_weight * F.mse_loss(ab / AB_SCALE, target / AB_SCALE)
+        return loss

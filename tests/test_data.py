@@ -126,3 +126,31 @@ def test_split_is_deterministic_and_disjoint(folder):
     assert split_files(files, 0.2, seed=8)[1] != va1
     with pytest.raises(DataError, match="at least 2"):
         split_files(files[:1], 0.2, seed=0)
+
+
+def test_crop_mode_keeps_aspect_and_gives_square_views(tmp_path):
+    from colored.data import ColorizationDataset, centre_view, load_rgb_short_side
+
+    wide = np.zeros((100, 300, 3), np.uint8)
+    wide[:, :150] = (200, 30, 30)  # left half red, right half black
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    kept = load_rgb_short_side(tmp_path / "wide.png", 50)
+    assert kept.shape == (50, 100, 3)  # 150 wide at short side 50, long side capped at 2x
+    centre = centre_view(kept, 32)
+    assert centre.shape == (32, 32, 3)
+    assert centre[:, :10].mean() > 50 and centre[:, -10:].mean() < 5  # the middle of the photo
+    train = ColorizationDataset([tmp_path / "wide.png"], 32, augment=True, cache=True, crop_from=50)
+    train.reseed(0)
+    views = [train[0] for _ in range(6)]
+    assert all(v.L.shape == (1, 32, 32) and v.ab.shape == (2, 32, 32) for v in views)
+    assert len({round(float(v.L.mean()), 3) for v in views}) > 1  # random crops differ
+    plain = train.plain()
+    assert plain._cache is train._cache and plain.transform is None
+    assert torch.equal(plain[0].L, plain[0].L)
+
+
+def test_crop_from_smaller_than_size_is_refused(tmp_path):
+    from colored.data import ColorizationDataset
+
+    with pytest.raises(DataError, match="--crop-from 16"):
+        ColorizationDataset([], 32, crop_from=16)

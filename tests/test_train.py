@@ -133,3 +133,49 @@ def test_cli_errors(tmp_path):
     if not torch.cuda.is_available():
         res = CliRunner().invoke(cli, [str(tmp_path), "--out", str(tmp_path / "r"), "--device", "cuda"])
         assert res.exit_code == 1 and "error: --device cuda" in res.output
+
+
+def test_aux_term_scores_the_decoded_colour():
+    """--aux-weight adds the MSE of the annealed-mean decode: same cross-entropy, worse decode, higher loss."""
+    ab = torch.full((1, 2, 4, 4), 30.0)
+    prior = np.full(313, 1 / 313)
+    plain, aux = ClassificationLoss(prior), ClassificationLoss(prior, aux_weight=10.0)
+    idx, soft, _ = plain.targets(ab, (2, 2))
+    right = torch.zeros(1, 313, 2, 2).scatter(1, idx, 10 * soft)
+    wrong = torch.zeros(1, 313, 2, 2)
+    wrong[:, 0] = 10  # bin 0 is far from (30, 30)
+    extra_right = (aux(right, ab) - plain(right, ab)).item()
+    extra_wrong = (aux(wrong, ab) - plain(wrong, ab)).item()
+    centre = torch.tensor(bins.bin_centers()[0], dtype=torch.float32)
+    expected = 10.0 * float(((centre - 30.0) / 128.0).square().mean())  # decode is ~bin 0's centre
+    assert extra_right < 1e-4  # (30, 30) is a bin centre: the soft targets decode to it
+    assert extra_wrong == pytest.approx(expected, rel=0.05)
+
+
+def test_cli_unet_on_two_folders_with_random_crops(photos, tmp_path):
+    """--arch unet, two DATA folders (split over both) and --crop-from: runs, records, resumes."""
+    more = tmp_path / "more"
+    more.mkdir()
+    Image.fromarray(skdata.astronaut()).resize((160, 96)).save(more / "wide.png")  # not square: cropped
+    args = [str(photos), str(more), "--arch", "unet", *TINY, "--crop-from", "80", "--batch-size", "2",
+            "--steps-per-epoch", "1", "--val-fraction", "0.3", "--aux-weight", "5", "--rebalance-lambda", "0.7",
+            "--cache-images", "--quiet", "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(cli, [*args, "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    ckpt = read_checkpoint(tmp_path / "run" / "last.pt")
+    files = ckpt["train_files"] + ckpt["val_files"]
+    assert any(f.endswith("wide.png") for f in files) and any(f.endswith("coffee.jpg") for f in files)
+    assert ckpt["model_config"]["arch"] == "unet" and ckpt["model_config"]["backbone_size"] == 64
+    tc = ckpt["train_config"]
+    assert (tc["crop_from"], tc["aux_weight"], tc["rebalance_lambda"]) == (80, 5.0, 0.7)
+    assert len(tc["data"]) == 2
+    res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2
+
+
+def test_cli_rejects_bad_new_options(photos, tmp_path):
+    res = CliRunner().invoke(cli, [str(photos), "--arch", "unet", *TINY[:-1], "48", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "multiple of 32" in res.output
+    res = CliRunner().invoke(cli, [str(photos), *TINY, "--crop-from", "32", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "--crop-from 32 must be at least --image-size 64" in res.output
