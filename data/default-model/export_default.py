@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Ship the default model: export the vivid checkpoint as fp16 ONNX into colored/assets,
-export the MSE baseline next to the runs, evaluate both on the held-out test split and
-write colored/assets/colored-default.json (recipe, data list digest, metrics).
+"""Ship the default model: choose its temperature on the run's validation photos, export it
+as fp16 ONNX into colored/assets, evaluate it on the held-out test split and write
+colored/assets/colored-default.json (recipe, data digests, metrics).
 
-The network is fully convolutional (the fusion backbone always sees its own fixed
-`backbone_size`), so a model trained at 128 px can be exported for another input size
-with the same weights: `--size` (default 256: ab at 256x256 is upsampled to the scan,
-so the runtime gets finer colour edges than at 128; see docs/default-model.md for the
-comparison on the validation images that chose it).
+Steps:
+  1. temperature: the annealed-mean T is swept on the run's *validation* photos (never the
+     test split) through colored-batch's decode/merge path; the rule is in colored.temperature
+     (lowest T whose PSNR is at least the grey baseline's). `--temperature 0.38` skips the sweep.
+  2. export at `--size` (the network is fully convolutional; the unet's encoder sees the
+     input at that size): fp16, verified against PyTorch by colored-export's check.
+  3. colored-eval's measures on data/default-model/images/test: grey, the model's own
+     constant tint, the model, and any `--compare` models (e.g. the previous default).
 
 Usage (train.sh runs it):
-  python data/default-model/export_default.py RUNS/vivid/best.pt --mse RUNS/mse/best.pt --runs RUNS
+  python data/default-model/export_default.py RUNS/unet/best.pt --runs RUNS \
+      --compare RUNS/previous-default.onnx
 """
 
 from __future__ import annotations
@@ -28,81 +32,124 @@ HERE = ROOT / "data/default-model"
 ASSETS = ROOT / "colored/assets"
 MODEL_NAME = "colored-default.onnx"
 SHEET = ROOT / "docs/images/default-model-contact-sheet.png"
+SHARED_PHOTOS = ROOT.parent / "shared/photos"
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export(checkpoint: Path, out: Path, size: int):
-    """Export `checkpoint` (fp16) with input size `size`; returns (contract, checkpoint dict)."""
-    from colored.checkpoint import load_model, read_checkpoint
+def resized(model, size: int, temperature: float | None = None):
+    """The same weights in a network for input `size` (and another annealed-mean T)."""
     from colored.model import make_net
-    from export.onnx_export import export_model
 
-    model, ckpt = load_model(checkpoint)
-    if model.config.image_size != size:
-        config = dataclasses.replace(model.config, image_size=size)
-        resized = make_net(config)
-        resized.load_state_dict(model.state_dict())
-        model = resized.eval()
-    train_config = dict(ckpt.get("train_config") or {})
-    last = checkpoint.parent / "last.pt"
-    ran = read_checkpoint(last).get("epoch") if last.is_file() else ckpt.get("epoch")
-    if ran is not None and train_config.get("epochs") != ran:
-        # A run stopped after E epochs equals a run with --epochs E: the LR schedule is
-        # plateau-based and every epoch is seeded from (seed, epoch). Record what was trained.
-        train_config["epochs"] = ran
-    ckpt["train_config"] = train_config
-    contract = export_model(model, out, train_config=train_config, fp16=True)
-    return contract, ckpt
+    changes = {"image_size": size}
+    if temperature is not None:
+        changes["temperature"] = temperature
+    config = dataclasses.replace(model.config, **changes)
+    if config == model.config:
+        return model
+    net = make_net(config)
+    net.load_state_dict(model.state_dict())
+    return net.eval()
 
 
-def data_summary() -> dict:
+def val_photos(ckpt: dict, size: int, limit: int | None):
+    from colored.evaluate import load_photo
+
+    photos = []
+    for f in ckpt["val_files"]:
+        photo = load_photo(Path(f), size)
+        if photo is not None:
+            photos.append(photo)
+        if limit and len(photos) >= limit:
+            break
+    return photos
+
+
+def data_summary(train_config: dict) -> dict:
     rows = list(csv.DictReader(open(HERE / "sources.csv")))
-    return {
-        "sources_csv": "data/default-model/sources.csv",
-        "sources_csv_sha256": sha256(HERE / "sources.csv"),
-        "fetch": "python data/default-model/fetch.py",
-        "train_images": sum(r["split"] == "train" for r in rows),
-        "test_images": sum(r["split"] == "test" for r in rows),
-        "source_photos": len({r["source_sha256"] for r in rows}),
-        "licences": sorted({r["licence"] for r in rows}),
+    summary = {
+        "folders": train_config.get("data"),
+        "package_photos": {
+            "sources_csv": "data/default-model/sources.csv",
+            "sources_csv_sha256": sha256(HERE / "sources.csv"),
+            "fetch": "python data/default-model/fetch.py",
+            "train_images": sum(r["split"] == "train" for r in rows),
+            "test_images_held_out": sum(r["split"] == "test" for r in rows),
+            "licences": sorted({r["licence"] for r in rows}),
+        },
     }
+    sources = SHARED_PHOTOS / "SOURCES.csv"
+    if sources.is_file():
+        shared = list(csv.DictReader(open(sources)))
+        per_set: dict[str, int] = {}
+        for r in shared:
+            per_set[r["set"]] = per_set.get(r["set"], 0) + 1
+        summary["shared_photos"] = {
+            "folder": "../shared/photos (beside the repository; never copied into it)",
+            "sources_csv_sha256": sha256(sources),
+            "photos": len(shared),
+            "per_set": per_set,
+            "note": "imagenet-sample photos carry ImageNet's research-only terms of access",
+        }
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", type=Path, help="vivid (classification) run's checkpoint")
-    ap.add_argument("--mse", type=Path, required=True, help="MSE baseline run's checkpoint (same budget)")
-    ap.add_argument("--runs", type=Path, required=True, help="run folder: the MSE export and eval go here")
-    ap.add_argument("--size", type=int, default=256, help="exported input size (multiple of 8)")
-    ap.add_argument("--eval-size", type=int, default=384, help="long side of the test photos when scoring")
+    ap.add_argument("checkpoint", type=Path, help="the run's best.pt (classification head)")
+    ap.add_argument("--runs", type=Path, required=True, help="folder for the sweep, the evaluation and side exports")
+    ap.add_argument("--compare", type=Path, action="append", default=[], help="another .onnx to score beside it")
+    ap.add_argument("--size", type=int, default=256, help="exported input size")
+    ap.add_argument("--eval-size", type=int, default=384, help="long side of the photos when scoring")
+    ap.add_argument("--temperature", default="auto", help="'auto' (sweep on validation photos) or a number")
+    ap.add_argument("--val-limit", type=int, default=None, help="sweep on at most N validation photos")
     args = ap.parse_args(argv)
 
+    from colored.checkpoint import load_model, read_checkpoint
     from colored.evaluate import contact_sheet, evaluate, load_photos, markdown_table, onnx_colorizer, write_outputs
+    from colored.temperature import sweep
+    from export.onnx_export import export_model
+    from export.verify import verify_onnx
 
+    args.runs.mkdir(parents=True, exist_ok=True)
+    model, ckpt = load_model(args.checkpoint)
+    model = resized(model, args.size)
+    sweep_record = None
+    if args.temperature == "auto":
+        photos = val_photos(ckpt, args.eval_size, args.val_limit)
+        result = sweep(model, photos, args.size, progress=True)
+        (args.runs / "temperature.md").write_text(result.markdown() + "\n")
+        print(result.markdown(), file=sys.stderr)
+        temperature = result.chosen
+        sweep_record = {"validation_photos": len(photos), "rule": result.rule, "gray_psnr": round(result.gray_psnr, 4),
+                        "rows": [{k: round(v, 4) for k, v in r.items()} for r in result.rows]}
+    else:
+        temperature = float(args.temperature)
+    model = resized(model, args.size, temperature)
+
+    train_config = dict(ckpt.get("train_config") or {})
+    last = args.checkpoint.parent / "last.pt"
+    ran = read_checkpoint(last).get("epoch") if last.is_file() else ckpt.get("epoch")
     model_path = ASSETS / MODEL_NAME
-    contract, ckpt = export(args.checkpoint, model_path, args.size)
-    mse_path = args.runs / "mse-fp16.onnx"
-    mse_contract, mse_ckpt = export(args.mse, mse_path, args.size)
+    contract = export_model(model, model_path, train_config=train_config, fp16=True)
+    parity = verify_onnx(model, model_path)
 
     photos, skipped = load_photos(HERE / "images/test", args.eval_size)
     ours, _ = onnx_colorizer(model_path)
-    mse, _ = onnx_colorizer(mse_path)
-    report, outputs = evaluate(photos, {"ours (vivid)": ours, "MSE baseline": mse},
-                               data="data/default-model/images/test", size=args.eval_size)
+    colorizers = {"ours (default)": ours}
+    for other in args.compare:
+        colorizers[other.stem] = onnx_colorizer(other)[0]
+    report, outputs = evaluate(photos, colorizers, data="data/default-model/images/test", size=args.eval_size,
+                               progress=True, tint_of="ours (default)")
     sheet = contact_sheet(photos, outputs, thumb=128, max_rows=len(photos))
     write_outputs(report, sheet, args.runs / "eval-test")
     SHEET.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(SHEET, optimize=True)
     table = markdown_table(report)
-    (args.runs / "eval-test/metrics.md").write_text(table)
 
-    def summary(m) -> dict:
-        return {k: round(getattr(m, k), 4) for k in ("psnr", "ssim", "auc", "colorfulness", "dcf")}
-
-    tc = ckpt.get("train_config") or {}
+    keys = ("psnr", "ssim", "auc", "auc_chroma20", "colorfulness", "dcf", "green_recall", "blue_recall", "red_recall")
     record = {
         "file": f"colored/assets/{MODEL_NAME}",
         "sha256": sha256(model_path),
@@ -111,35 +158,28 @@ def main(argv: list[str] | None = None) -> int:
         "config_hash": contract.config_hash,
         "input_size": contract.input_size,
         "precision": contract.precision,
-        "trained_image_size": tc.get("image_size"),
+        "onnx_vs_pytorch_max_abs_ab": round(parity["max_abs_ab_diff"], 4),
+        "trained_image_size": train_config.get("image_size"),
+        "temperature": temperature,
+        "temperature_sweep": sweep_record,
         "model_config": contract.model_config,
-        "train_config": {k: v for k, v in tc.items() if k not in ("out",)},
-        "epochs_trained": tc.get("epochs"),
+        "train_config": {k: v for k, v in train_config.items() if k != "out"},
+        "epochs_trained": ran,
         "best_epoch": ckpt.get("epoch"),
         "best_val_loss": ckpt.get("best_val_loss"),
         "reproduce": "bash data/default-model/train.sh",
-        "train_command": (
-            "colored-train data/default-model/images/train --out runs/default-model/vivid --loss classification "
-            f"--backbone {tc.get('backbone')} --no-pretrained --backbone-size {tc.get('backbone_size')} "
-            f"--image-size {tc.get('image_size')} --batch-size {tc.get('batch_size')} --epochs {tc.get('epochs')} "
-            f"--steps-per-epoch {tc.get('steps_per_epoch')} --lr {tc.get('lr')} --seed {tc.get('seed')} "
-            f"--val-fraction {tc.get('val_fraction')} --cache-images"
-        ),
-        "export_command": f"python data/default-model/export_default.py RUNS/vivid/best.pt --mse RUNS/mse/best.pt "
-                          f"--runs RUNS --size {args.size}",
-        "data": data_summary(),
-        "mse_baseline": {"model_id": mse_contract.model_id, "epochs_trained": mse_ckpt["train_config"].get("epochs"),
-                         "best_epoch": mse_ckpt.get("epoch"),
-                         "same_budget": True},
+        "data": data_summary(train_config),
         "test_metrics": {
             "images": len(photos), "eval_long_side": args.eval_size,
             "truth_colorfulness": round(report.truth_colorfulness, 4),
-            "methods": {m.name: summary(m) for m in report.methods},
+            "tint": report.tint,
+            "methods": {m.name: {k: round(getattr(m, k), 4) for k in keys} for m in report.methods},
         },
     }
-    (ASSETS / "colored-default.json").write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    (ASSETS / "colored-default.json").write_text(json.dumps(record, indent=2) + "\n")
     print(table)
-    print(f"model {model_path} ({record['bytes'] / 1e6:.1f} MB), sheet {SHEET}; skipped {skipped}", file=sys.stderr)
+    print(f"model {model_path} ({record['bytes'] / 1e6:.1f} MB, T={temperature:g}, parity {parity['max_abs_ab_diff']:.3f}); "
+          f"sheet {SHEET}; skipped {skipped}", file=sys.stderr)
     return 0
 
 

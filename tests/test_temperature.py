@@ -1,0 +1,66 @@
+"""colored.temperature: the annealed-mean T chosen on validation photos."""
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from colored import bins
+from colored.evaluate import Photo, to_gray
+from colored.model import ModelConfig, build_model
+from colored.temperature import LogitCache, sweep
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(image_size=64, arch="unet", backbone="test_efficientnet", backbone_size=64,
+                                head="classification"))
+    m.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
+    with torch.no_grad():
+        m.head.weight.normal_(0, 0.5)  # peaked logits, so T matters
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def photos():
+    out = []
+    for name in ("astronaut", "coffee", "chelsea"):
+        rgb = getattr(skdata, name)()[::4, ::4].copy()
+        out.append(Photo(name=name, truth=rgb, gray=to_gray(rgb)))
+    return out
+
+
+def test_logits_are_computed_once_per_photo_and_t_changes_the_colours(model, photos):
+    cache = LogitCache(model, 64)
+    calls = []
+    forward = model.forward
+    model.forward = lambda L: calls.append(1) or forward(L)
+    try:
+        vivid = cache.colorizer(0.2)(photos[0].gray)
+        safe = cache.colorizer(5.0)(photos[0].gray)
+    finally:
+        del model.forward
+    assert len(calls) == 1
+    assert vivid.shape == photos[0].truth.shape and vivid.dtype == np.uint8
+    chroma = [np.abs(x.astype(int) - x.mean(-1, keepdims=True)).mean() for x in (vivid, safe)]
+    assert chroma[0] > chroma[1]  # a high T averages over bins: less saturated
+
+
+def test_sweep_follows_its_rule(model, photos):
+    result = sweep(model, photos, 64, grid=(1.0, 0.3, 0.5))
+    assert [r["temperature"] for r in result.rows] == [0.3, 0.5, 1.0]
+    ok = [r["temperature"] for r in result.rows if r["psnr"] >= result.gray_psnr]
+    if ok:
+        assert result.chosen == min(ok) and result.rule.startswith("lowest T")
+    else:
+        assert result.chosen == max(result.rows, key=lambda r: r["psnr"])["temperature"]
+    assert "(chosen)" in result.markdown()
+
+
+def test_regression_models_have_no_temperature(photos):
+    m = build_model(ModelConfig(image_size=64, arch="unet", backbone="test_efficientnet", backbone_size=64))
+    with pytest.raises(ValueError, match="classification"):
+        sweep(m, photos, 64)
