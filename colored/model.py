@@ -46,6 +46,12 @@ class ModelConfig:
     head: str = "regression"
     num_bins: int = 313
     temperature: float = 0.38  # annealed-mean temperature (Zhang et al. 2016)
+    # Scales the decoded ab of the classification head: < 1 is the colour strength chosen on
+    # validation photos when the model's colours are right in hue but too strong where unsure.
+    chroma_scale: float = 1.0
+    # Dropout on the 1000-way class vector during training (unet): with one photo per class,
+    # as in an ImageNet sample, the decoder would otherwise learn per-photo colours by class.
+    fusion_dropout: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -210,7 +216,8 @@ class ColorizationNet(nn.Module):
     def logits_to_ab(self, logits: torch.Tensor) -> torch.Tensor:
         """Annealed mean: softmax(log p / T) weighted over the bin centres -> ab (N,2,H,W)."""
         p = torch.softmax(logits / self.config.temperature, dim=1)
-        return torch.einsum("nqhw,qc->nchw", p, self.bin_centers)
+        ab = torch.einsum("nqhw,qc->nchw", p, self.bin_centers)
+        return ab if self.config.chroma_scale == 1.0 else ab * self.config.chroma_scale
 
     def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
         """L in [0, 100] (N,1,S,S) -> ab in Lab units (N,2,S,S). This is what gets exported."""

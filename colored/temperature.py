@@ -1,15 +1,18 @@
-"""Choose the annealed-mean temperature of a classification model on validation photos.
+"""Choose the decode of a classification model on validation photos: temperature and strength.
 
 The temperature T of Zhang et al.'s annealed mean trades vividness for accuracy: low T
 follows the most likely colour bins (saturated, sometimes wrong), high T averages over
-them (safer, browner). The network is the same at every T, so the choice is made after
-training, on the run's validation photos, through the same decode / resize / merge path
-as colored-batch (the torch model stands in for onnxruntime, and its logits are computed
-once per photo and decoded at every T).
+them. A chroma scale s < 1 (the model's `chroma_scale`) tones the decoded colour down
+uniformly. The network is the same for every (T, s), so the choice is made after training,
+on the run's validation photos, through the same decode / resize / merge path as
+colored-batch (the torch model stands in for onnxruntime; its logits are computed once per
+photo and decoded for every candidate).
 
-Rule: the lowest T on the grid whose mean PSNR is at least the grey baseline's (the most
-colourful output that is not less accurate than no colour at all); when no T reaches it,
-the T with the highest PSNR.
+Rule: a candidate *qualifies* when it is more accurate than both trivial baselines, the grey
+image and its own constant tint (its mean ab laid on every photo): PSNR at least theirs and
+AuC at least AUC_MARGIN above theirs. The most colourful qualifying candidate wins (the
+boldest decode that is still more accurate than no colour and than a cast). When none
+qualifies, the candidate with the highest PSNR wins.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import torch
 from colored.evaluate import GRAY, Colorizer, Photo, evaluate
 from colored.model import ColorizationNet
 
-DEFAULT_GRID = (0.2, 0.3, 0.38, 0.5, 0.65, 0.8, 1.0)
+DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
+DEFAULT_SCALES = (1.0, 0.9, 0.8, 0.7, 0.6)
+AUC_MARGIN = 0.5
 
 
 class LogitCache:
@@ -44,10 +49,10 @@ class LogitCache:
                 self._logits[key] = self.model(L)
         return self._logits[key]
 
-    def colorizer(self, temperature: float) -> Colorizer:
+    def colorizer(self, temperature: float, scale: float = 1.0) -> Colorizer:
         from batch.colorize import merge
 
-        centers = self.model.bin_centers
+        centers = self.model.bin_centers * scale
 
         def colorize(gray_u8: np.ndarray) -> np.ndarray:
             logits = self.logits(gray_u8)
@@ -68,43 +73,55 @@ def _decoded(gray_u8: np.ndarray):
     )
 
 
+KEYS = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_recall", "red_recall")
+
+
 @dataclasses.dataclass
 class Sweep:
-    chosen: float
-    rows: list[dict]  # one per temperature: temperature, psnr, auc, colorfulness, recalls
-    gray_psnr: float
+    temperature: float
+    scale: float
+    rows: list[dict]  # per candidate: temperature, scale, KEYS, tint_psnr, tint_auc, qualifies
+    gray: dict  # the grey baseline's psnr and auc
     rule: str
 
     def markdown(self) -> str:
-        keys = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_recall", "red_recall")
-        lines = ["| T | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        cols = ("psnr", "tint_psnr", "auc", "tint_auc", "colorfulness", "green_recall", "blue_recall", "red_recall")
+        lines = ["| T | scale | " + " | ".join(cols) + " | qualifies |", "|---" * (len(cols) + 3) + "|"]
         for r in self.rows:
-            mark = " (chosen)" if r["temperature"] == self.chosen else ""
-            lines.append(f"| {r['temperature']:g}{mark} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
-        lines.append(f"\ngrey baseline PSNR {self.gray_psnr:.3f}; rule: {self.rule}")
+            mark = " **chosen**" if (r["temperature"], r["scale"]) == (self.temperature, self.scale) else ""
+            lines.append(f"| {r['temperature']:g} | {r['scale']:g}{mark} | "
+                         + " | ".join(f"{r[k]:.2f}" for k in cols) + f" | {'yes' if r['qualifies'] else 'no'} |")
+        lines.append(f"\ngrey baseline: PSNR {self.gray['psnr']:.2f}, AuC {self.gray['auc']:.2f}; rule: {self.rule}")
         return "\n".join(lines)
 
 
-def sweep(model: ColorizationNet, photos: Sequence[Photo], size: int, grid: Sequence[float] = DEFAULT_GRID,
+def sweep(model: ColorizationNet, photos: Sequence[Photo], size: int,
+          temperatures: Sequence[float] = DEFAULT_TEMPERATURES, scales: Sequence[float] = DEFAULT_SCALES,
           progress: bool = False) -> Sweep:
-    """Score every T of `grid` on `photos` and pick one by the module's rule."""
+    """Score every (T, scale) on `photos`, each beside its own tint, and pick one by the module's rule."""
+    from colored.evaluate import gray_colorizer, mean_ab, run_method, summarise, tint_colorizer
+
     if model.config.head != "classification":
         raise ValueError("only classification models have an annealed-mean temperature")
     cache = LogitCache(model, size)
-    colorizers = {f"T={t:g}": cache.colorizer(t) for t in sorted(grid)}
-    report, _ = evaluate(photos, colorizers, keep=[], progress=progress)
-    by_name = {m.name: m for m in report.methods}
-    gray = by_name[GRAY].psnr
+    gray = summarise(GRAY, run_method(GRAY, gray_colorizer, photos, [])[0])
     rows = []
-    for t in sorted(grid):
-        m = by_name[f"T={t:g}"]
-        rows.append({"temperature": t, **{k: getattr(m, k) for k in (
-            "psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_recall", "red_recall")}})
-    at_least_gray = [r for r in rows if r["psnr"] >= gray]
-    if at_least_gray:
-        chosen = min(r["temperature"] for r in at_least_gray)
-        rule = "lowest T with PSNR >= grey"
+    for t in sorted(temperatures):
+        for s in sorted(scales, reverse=True):
+            name = f"T={t:g} scale={s:g}"
+            scored = run_method(name, cache.colorizer(t, s), photos, [], progress)[0]
+            ours = summarise(name, scored)
+            tint = summarise("tint", run_method("tint", tint_colorizer(*mean_ab(scored)), photos, [])[0])
+            qualifies = (ours.psnr >= max(gray.psnr, tint.psnr)
+                         and ours.auc >= max(gray.auc, tint.auc) + AUC_MARGIN)
+            rows.append({"temperature": t, "scale": s, **{k: getattr(ours, k) for k in KEYS},
+                         "tint_psnr": tint.psnr, "tint_auc": tint.auc, "qualifies": qualifies})
+    good = [r for r in rows if r["qualifies"]]
+    if good:
+        best = max(good, key=lambda r: r["colorfulness"])
+        rule = f"most colourful candidate with PSNR >= grey and tint, AuC >= both + {AUC_MARGIN}"
     else:
-        chosen = max(rows, key=lambda r: r["psnr"])["temperature"]
-        rule = "no T reaches the grey PSNR: highest PSNR"
-    return Sweep(chosen=chosen, rows=rows, gray_psnr=gray, rule=rule)
+        best = max(rows, key=lambda r: r["psnr"])
+        rule = "no candidate beats both baselines: highest PSNR"
+    return Sweep(temperature=best["temperature"], scale=best["scale"], rows=rows,
+                 gray={"psnr": gray.psnr, "auc": gray.auc}, rule=rule)

@@ -92,6 +92,8 @@ class TrainConfig:
     rebalance_lambda: float = 0.5
     aux_weight: float = 0.0
     temperature: float = 0.38
+    weight_decay: float = 0.0
+    fusion_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -289,6 +291,7 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
         # the unet's backbone is its encoder: it sees the input at the model's own size
         backbone_size=cfg.image_size if cfg.arch == "unet" else cfg.backbone_size,
         temperature=cfg.temperature,
+        fusion_dropout=cfg.fusion_dropout,
         train_backbone=train_backbone,
         head="regression" if cfg.loss == "mse" else "classification",
     )
@@ -349,7 +352,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         loss_fn = mse
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, patience=5, min_lr=1e-5)
     history: list[dict] = []
     start_epoch, best = 0, math.inf

@@ -79,13 +79,18 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
                    "(classification loss only): trades some vividness for accuracy.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.38, show_default=True,
               help="Annealed-mean temperature of the classification decode (lower = more vivid).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="L2 penalty of the Adam optimiser.")
+@click.option("--fusion-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Dropout on the 1000-way class vector while training (arch unet).")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
-        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, overfit_one, resume, quiet) -> None:
+        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, overfit_one,
+        resume, quiet) -> None:
     """Train a colorization model on the photos in DATA (one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
     their lightness and learns their colours. Unreadable files are skipped with a warning."""
@@ -105,6 +110,7 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             preview_every=preview_every, max_train_images=max_train_images, steps_per_epoch=steps_per_epoch,
             cache_images=cache_images, overfit_one=overfit_one, crop_from=crop_from,
             rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
+            weight_decay=weight_decay, fusion_dropout=fusion_dropout,
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
     except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:

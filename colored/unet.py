@@ -77,6 +77,11 @@ class FusionUNet(ColorizationNet):
         self.skip_blocks = [by_stride[s][0] for s in SKIP_STRIDES]
         self.last_block = by_stride[32][0]
         self.fusion = nn.Sequential(nn.Conv2d(by_stride[32][1] + 1000, FUSION_CHANNELS, 1), nn.ReLU(inplace=True))
+        with torch.no_grad():
+            # Each class has its own column in the fusion conv, trained only by photos of that
+            # class. Zero-initialised, a class the training photos never showed adds nothing,
+            # where a random column would add noise to every photo of it.
+            self.fusion[0].weight[:, by_stride[32][1] :] = 0.0
         cin, ups = FUSION_CHANNELS, []
         for stride, cout in zip(reversed(SKIP_STRIDES), DECODER_CHANNELS):
             ups.append(UpBlock(cin, by_stride[stride][1], cout))
@@ -109,6 +114,8 @@ class FusionUNet(ColorizationNet):
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         """Training output: ab/128 (regression, full size) or bin logits (classification, 1/4 size)."""
         skips, x, emb = self.encode(L)
+        if self.config.fusion_dropout:
+            emb = F.dropout(emb, self.config.fusion_dropout, self.training)
         emb = emb[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
         x = self.fusion(torch.cat([x, emb], dim=1))
         for up, skip in zip(self.up, reversed(skips)):

@@ -55,9 +55,12 @@ def test_contract_matches_recorded_metadata(session, record):
     assert contract.model_config == record["model_config"]
     assert contract.model_config["head"] == "classification"  # the vivid-colour loss
     assert contract.train_config["loss"] == record["train_config"]["loss"] == "classification"
-    data = record["data"]
+    data = record["data"]["package_photos"]
     csv = ROOT / data["sources_csv"]
     assert hashlib.sha256(csv.read_bytes()).hexdigest() == data["sources_csv_sha256"]
+    shared = ROOT.parent / "shared/photos/SOURCES.csv"
+    if shared.is_file():  # the 1,019 shared training photos: the record names the list it saw
+        assert hashlib.sha256(shared.read_bytes()).hexdigest() == record["data"]["shared_photos"]["sources_csv_sha256"]
     methods = record["test_metrics"]["methods"]
     assert methods["gray (ab=0)"]["colorfulness"] == 0.0
 

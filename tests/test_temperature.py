@@ -50,14 +50,30 @@ def test_logits_are_computed_once_per_photo_and_t_changes_the_colours(model, pho
 
 
 def test_sweep_follows_its_rule(model, photos):
-    result = sweep(model, photos, 64, grid=(1.0, 0.3, 0.5))
-    assert [r["temperature"] for r in result.rows] == [0.3, 0.5, 1.0]
-    ok = [r["temperature"] for r in result.rows if r["psnr"] >= result.gray_psnr]
-    if ok:
-        assert result.chosen == min(ok) and result.rule.startswith("lowest T")
-    else:
-        assert result.chosen == max(result.rows, key=lambda r: r["psnr"])["temperature"]
-    assert "(chosen)" in result.markdown()
+    result = sweep(model, photos, 64, temperatures=(1.0, 0.3), scales=(0.5, 1.0))
+    assert [(r["temperature"], r["scale"]) for r in result.rows] == [(0.3, 1.0), (0.3, 0.5), (1.0, 1.0), (1.0, 0.5)]
+    for r in result.rows:  # qualifying = more accurate than grey and than its own tint
+        assert r["qualifies"] == (r["psnr"] >= max(result.gray["psnr"], r["tint_psnr"])
+                                  and r["auc"] >= max(result.gray["auc"], r["tint_auc"]) + 0.5)
+    good = [r for r in result.rows if r["qualifies"]]
+    best = max(good, key=lambda r: r["colorfulness"]) if good else max(result.rows, key=lambda r: r["psnr"])
+    assert (result.temperature, result.scale) == (best["temperature"], best["scale"])
+    # halving the colour halves colourfulness roughly, and a tint differs per candidate
+    full, half = result.rows[0], result.rows[1]
+    assert half["colorfulness"] < full["colorfulness"]
+    assert "**chosen**" in result.markdown()
+
+
+def test_scale_multiplies_the_decoded_colour(model, photos):
+    from colored.color import rgb_to_lab
+
+    cache = LogitCache(model, 64)
+    lab = rgb_to_lab(cache.colorizer(0.5, 1.0)(photos[1].gray) / 255.0)
+    full, half = lab[..., 1:], rgb_to_lab(cache.colorizer(0.5, 0.5)(photos[1].gray) / 255.0)[..., 1:]
+    # away from the gamut edge, where the merge clips, and from the darkest and brightest
+    # pixels, where 8-bit rounding moves a* and b* by several units
+    inside = (np.abs(full).max(-1) < 40) & (lab[..., 0] > 25) & (lab[..., 0] < 85)
+    np.testing.assert_allclose(half[inside], 0.5 * full[inside], atol=1.5)
 
 
 def test_regression_models_have_no_temperature(photos):

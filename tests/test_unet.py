@@ -102,3 +102,31 @@ def test_onnx_export_matches_pytorch(tmp_path):
     assert contract.model_config["arch"] == "unet"
     report = verify_onnx(model, tmp_path / "u.onnx", batch_sizes=(1, 3))
     assert report["max_abs_ab_diff"] < report["tolerance"]
+
+
+def test_class_columns_of_the_fusion_start_at_zero_and_dropout_only_trains():
+    model = tiny_unet(fusion_dropout=0.5)
+    bottom_channels = model.fusion[0].in_channels - 1000
+    assert model.fusion[0].weight[:, bottom_channels:].abs().max() == 0  # unseen classes add nothing
+    assert model.fusion[0].weight[:, :bottom_channels].abs().max() > 0
+    with torch.no_grad():
+        model.fusion[0].weight.normal_(0, 1)
+    L = torch.rand(2, 1, 64, 64) * 100
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(L), model(L))  # no dropout at inference
+        model.train()
+        torch.manual_seed(1)
+        first = model(L)
+        torch.manual_seed(2)
+        assert not torch.equal(first, model(L))
+
+
+def test_chroma_scale_scales_the_decoded_colour():
+    L = torch.rand(1, 1, 64, 64) * 100
+    full = tiny_unet().eval()
+    half = tiny_unet(chroma_scale=0.5).eval()
+    with torch.no_grad():
+        full.head.weight.normal_(0, 0.3)
+        half.load_state_dict(full.state_dict())
+        np.testing.assert_allclose(half.predict_ab(L).numpy(), 0.5 * full.predict_ab(L).numpy(), atol=1e-4)

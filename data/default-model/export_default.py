@@ -4,9 +4,10 @@ as fp16 ONNX into colored/assets, evaluate it on the held-out test split and wri
 colored/assets/colored-default.json (recipe, data digests, metrics).
 
 Steps:
-  1. temperature: the annealed-mean T is swept on the run's *validation* photos (never the
-     test split) through colored-batch's decode/merge path; the rule is in colored.temperature
-     (lowest T whose PSNR is at least the grey baseline's). `--temperature 0.38` skips the sweep.
+  1. decode: the annealed-mean T and a chroma scale are swept on the run's *validation*
+     photos (never the test split) through colored-batch's decode/merge path; the rule is in
+     colored.temperature (the most colourful candidate that is more accurate than both the
+     grey image and its own constant tint). `--temperature 0.38 --scale 1` skips the sweep.
   2. export at `--size` (the network is fully convolutional; the unet's encoder sees the
      input at that size): fp16, verified against PyTorch by colored-export's check.
   3. colored-eval's measures on data/default-model/images/test: grey, the model's own
@@ -39,13 +40,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def resized(model, size: int, temperature: float | None = None):
-    """The same weights in a network for input `size` (and another annealed-mean T)."""
+def resized(model, size: int, temperature: float | None = None, scale: float | None = None):
+    """The same weights in a network for input `size` (and another annealed-mean T / chroma scale)."""
     from colored.model import make_net
 
     changes = {"image_size": size}
     if temperature is not None:
         changes["temperature"] = temperature
+    if scale is not None:
+        changes["chroma_scale"] = scale
     config = dataclasses.replace(model.config, **changes)
     if config == model.config:
         return model
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", type=Path, action="append", default=[], help="another .onnx to score beside it")
     ap.add_argument("--size", type=int, default=256, help="exported input size")
     ap.add_argument("--eval-size", type=int, default=384, help="long side of the photos when scoring")
-    ap.add_argument("--temperature", default="auto", help="'auto' (sweep on validation photos) or a number")
+    ap.add_argument("--temperature", default="auto", help="'auto' (sweep T and scale on validation photos) or a number")
+    ap.add_argument("--scale", type=float, default=1.0, help="chroma scale when --temperature is a number")
     ap.add_argument("--val-limit", type=int, default=None, help="sweep on at most N validation photos")
     args = ap.parse_args(argv)
 
@@ -122,12 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         result = sweep(model, photos, args.size, progress=True)
         (args.runs / "temperature.md").write_text(result.markdown() + "\n")
         print(result.markdown(), file=sys.stderr)
-        temperature = result.chosen
-        sweep_record = {"validation_photos": len(photos), "rule": result.rule, "gray_psnr": round(result.gray_psnr, 4),
-                        "rows": [{k: round(v, 4) for k, v in r.items()} for r in result.rows]}
+        temperature, scale = result.temperature, result.scale
+        sweep_record = {"validation_photos": len(photos), "eval_long_side": args.eval_size, "rule": result.rule,
+                        "gray": {k: round(v, 4) for k, v in result.gray.items()},
+                        "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in result.rows]}
     else:
-        temperature = float(args.temperature)
-    model = resized(model, args.size, temperature)
+        temperature, scale = float(args.temperature), args.scale
+    model = resized(model, args.size, temperature, scale)
 
     train_config = dict(ckpt.get("train_config") or {})
     last = args.checkpoint.parent / "last.pt"
@@ -161,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         "onnx_vs_pytorch_max_abs_ab": round(parity["max_abs_ab_diff"], 4),
         "trained_image_size": train_config.get("image_size"),
         "temperature": temperature,
-        "temperature_sweep": sweep_record,
+        "chroma_scale": scale,
+        "decode_sweep": sweep_record,
         "model_config": contract.model_config,
         "train_config": {k: v for k, v in train_config.items() if k != "out"},
         "epochs_trained": ran,

