@@ -16,8 +16,10 @@ from batch.manifest import Manifest
 from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import process
 from batch.report import exit_code, summary_table, write_report
-from batch.session import DEVICES, SessionError, open_session
-from batch.settings import FORMATS, Settings
+from batch import images, preview
+from batch.render import describe, resolve
+from batch.session import DEVICES, SessionError, default_model_path, open_session
+from batch.settings import FORMATS, MAX_STRENGTH, Settings
 
 log = logging.getLogger("colored.batch")
 
@@ -29,6 +31,8 @@ Examples:
   colored-batch ./archive ./out --device cuda --batch-size 16 --workers 6
   colored-batch ./archive ./out --retry-failed     # rerun: resumes, retries failures
   colored-batch /mnt/archive /mnt/out --engine ray --address auto   # on a Ray cluster (docs/ray.md)
+  colored-batch ./archive ./out --render-size 512 --strength 1.3   # finer detail, stronger colour
+  colored-batch ./archive ./out --preview sheet.png --preview-count 24   # look before you trust it
 
 \b
 The output folder mirrors the input tree; inputs are never modified. Rerunning
@@ -39,6 +43,12 @@ One run at a time per output folder (colored-watch included); temp files a kille
 run left there are removed at the next start.
 Exit status: 0 all good, 1 some files failed, 2 could not start, 130 interrupted.
 """
+
+
+def preview_option(help: str):  # noqa: A002 - click's name
+    """--preview SHEET.png, as colored-batch and colored-watch both take it (with their own help)."""
+    return click.option("--preview", "preview_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        metavar="SHEET.png", help=help)
 
 
 class StartError(click.ClickException):
@@ -71,19 +81,38 @@ class StartError(click.ClickException):
 @click.option("--address", default=None, metavar="ADDR",
               help="With --engine ray: 'auto' (this machine's cluster) or ray://HEAD:10001. "
                    "Default: $RAY_ADDRESS, else a Ray on this machine only.")
+@click.option("--render-size", type=click.IntRange(1), default=None, metavar="N",
+              help="Size the network sees (N x N), as DeOldify's render factor: lower is steadier and more "
+                   "saturated, higher follows detail. Allowed sizes are in the model's contract. "
+                   "Default: the size the model was trained at.")
+@click.option("--strength", type=click.FloatRange(0.0, MAX_STRENGTH), default=1.0, show_default=True,
+              help="Colour strength: 0 grey, 1 the model's colours, up to 2 (chroma scaled, clipped to sRGB).")
+@click.option("--temperature", type=click.FloatRange(0.0, min_open=True), default=None, metavar="T",
+              help="Annealed-mean temperature of a classification model: lower is more vivid, higher "
+                   "safer and browner. Default: the model's own (see its contract).")
+@preview_option("After the run, write a contact sheet: grey input beside colour output for sampled "
+                "files (this run's and earlier runs'), labelled with their paths.")
+@click.option("--preview-count", type=click.IntRange(1), default=12, show_default=True,
+              help="Pairs on the --preview sheet (colored-batch: sampled across sub-folders; colored-watch: the latest files).")
+@click.option("--preview-seed", type=click.INT, default=0, show_default=True,
+              help="Which files the --preview sheet samples; the same seed picks the same files.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Report file (.json or .csv). Default: colored-report.json and .csv in OUTPUT_DIR.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
 def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
          skip_color: bool, retry_failed: bool, device: str, threads: int | None, batch_size: int, workers: int,
-         max_pixels: int, engine: str, address: str | None, report_path: Path | None, progress: bool,
-         quiet: bool) -> None:
+         max_pixels: int, engine: str, address: str | None, render_size: int | None, strength: float,
+         temperature: float | None, preview_path: Path | None, preview_count: int, preview_seed: int,
+         report_path: Path | None, progress: bool, quiet: bool) -> None:
     """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
     try:
-        settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels)
+        settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels,
+                            render_size=render_size, strength=strength, temperature=temperature)
         check_roots(input_dir, output_dir)
+        if preview_path is not None:
+            check_preview_path(preview_path, input_dir)
         ray_errors: tuple = ()  # what means "Ray gave up midway" (nothing for the local engine)
         if engine == "ray":
             ray_engine = _ray_engine(address, device, threads)
@@ -94,9 +123,11 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
             raise StartError("--address only applies to --engine ray")
         else:
             session, contract = open_session(model_path, device=device, threads=threads)
+        settings = resolve(settings, contract, model_path or default_model_path())
     except (PlanError, SessionError, ValueError) as e:
         raise StartError(str(e)) from None
     _claim_output(output_dir)
+    log.info("%s", describe(settings, contract))
 
     ignored: Counter = Counter()
     total = sum(1 for _ in plan_jobs(input_dir, output_dir, settings, ignored))  # cheap walk, for the ETA
@@ -137,7 +168,34 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         write_report(p, results, meta)
     click.echo(summary_table(results, elapsed, ignored))
     click.echo(f"report: {', '.join(str(p) for p in paths)}")
+    if preview_path is not None:
+        write_preview(preview_path, results, input_dir, output_dir, preview_count, preview_seed)
     raise SystemExit(exit_code(results))
+
+
+def check_preview_path(path: Path, input_dir: Path) -> None:
+    """--preview must be a .png that does not land among the inputs; raises PlanError."""
+    if path.suffix.lower() != ".png":
+        raise PlanError(f"--preview {path}: the sheet is a PNG; give a name ending in .png")
+    if path.resolve().is_relative_to(input_dir.resolve()):
+        raise PlanError(f"--preview {path}: must not be inside the input folder {input_dir}")
+
+
+def write_preview(path: Path, results: list, input_dir: Path, output_dir: Path, count: int, seed: int) -> None:
+    """The contact sheet of the run; a failure here is reported, the run's outcome stands."""
+    pairs = preview.pairs_from_results(results, input_dir, output_dir)
+    if not pairs:
+        click.echo(f"preview: no colorized file to show, {path} not written", err=True)
+        return
+    chosen = preview.sample(pairs, count, seed)
+    title = f"colored-batch {output_dir}: {len(chosen)} of {len(pairs)} files (seed {seed})"
+    try:
+        preview.write_sheet(path, chosen, title)
+    except (OSError, images.ImageError) as e:
+        click.echo(f"preview: {path}: not written ({e})", err=True)
+        return
+    groups = len({p.group for p in chosen})
+    click.echo(f"preview: {path} ({len(chosen)} pairs from {groups} folder{'s' if groups != 1 else ''})")
 
 
 def _claim_output(output_dir: Path) -> None:

@@ -1,7 +1,7 @@
 """The colour maths of the batch runtime: model input from a decoded image, and the merge.
 
     model_input(decoded, S) -> (1, S, S) float32 L, what the ONNX graph eats
-    merge(decoded, ab_small) -> HxWx3 uint8/uint16 RGB at the ORIGINAL size
+    merge(decoded, ab_small, strength) -> HxWx3 uint8/uint16 RGB at the ORIGINAL size
 
 The network only sees an S x S copy; its ab is upsampled (bilinear) and merged
 with the lightness of the original full-resolution pixels, so every detail of
@@ -137,11 +137,18 @@ def lab_to_rgb_fast(
 STRIP_PIXELS = 1 << 20
 
 
-def merge(decoded: "DecodedImage", ab_small: np.ndarray) -> np.ndarray:
-    """Colorized RGB at the original size and bit depth: original L + upsampled ab."""
+def merge(decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """Colorized RGB at the original size and bit depth: original L + upsampled ab.
+
+    ``strength`` scales the chroma (a, b) before the merge: 0 gives grey, 1 the model's
+    colours (the array is not touched, so the output is exactly that of an unscaled merge),
+    2 twice as saturated; out-of-gamut colours are clipped as always.
+    """
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
     bits = _bits(pixels)
+    if strength != 1.0:  # on the small plane: bilinear upsampling commutes with the scale
+        ab_small = np.asarray(ab_small, dtype=np.float32) * np.float32(strength)
     a, b = upsample_ab(ab_small, h, w)
     out = np.empty((h, w, 3), dtype=pixels.dtype)
     step = max(1, STRIP_PIXELS // w)

@@ -4,7 +4,7 @@ The single-job steps are public so other engines (the watch daemon, Ray) can
 compose them their own way:
 
     prepare(job, size, settings)            -> Prepared, or a final Result (skipped/failed)
-    infer(session, contract, L)             -> ab, one batched onnxruntime call
+    infer(session, contract, L, temperature=...) -> ab, one batched onnxruntime call
     finish(job, prepared, ab, settings)     -> Result (output written atomically)
 
 process() overlaps them: `workers` threads decode, the calling thread runs batched
@@ -28,6 +28,7 @@ from batch import images
 from batch.colorize import merge, model_input
 from batch.jobs import Job
 from batch.manifest import Manifest, fingerprint
+from batch.render import render_size, resolve
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.session import infer
 from batch.settings import Settings
@@ -76,7 +77,7 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
     """Merge the network's ab with the full-resolution original and write the output atomically."""
     d = prepared.decoded
     try:
-        rgb = merge(d, ab)
+        rgb = merge(d, ab, settings.strength)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         notes = images.encode(
             job.output, rgb, alpha=d.alpha, exif=d.exif, icc_profile=d.icc_profile, xmp=d.xmp,
@@ -135,10 +136,13 @@ def process(
 
     With a manifest, work an earlier run finished (same fingerprint, output intact)
     is not redone, earlier failures are only retried with `retry_failed`, and every
-    new outcome is recorded as soon as it is known.
+    new outcome is recorded as soon as it is known. The network runs at the render size
+    and temperature of `settings` (checked against the contract: ValueError before any
+    work), and `settings.strength` scales the colour of every output.
     """
     workers, batch_size = max(1, workers), max(1, batch_size)
-    size = contract.input_size
+    settings = resolve(settings, contract, "the model")  # ValueError for a render setting it cannot run
+    size = render_size(settings, contract)
     model_id = model_key(contract)
     results: list[Result] = []
     lock = threading.Lock()
@@ -203,7 +207,8 @@ def process(
 
     def run_batch(batch: list[tuple[Job, Prepared]]) -> None:
         try:
-            ab = infer(session, contract, np.stack([p.L for _, p in batch]), pad_to=batch_size)
+            ab = infer(session, contract, np.stack([p.L for _, p in batch]), pad_to=batch_size,
+                       temperature=settings.temperature)
         except Exception as e:  # the whole batch failed: say so for each file, carry on
             for job, p in batch:
                 emit(fail(job, e, p.fingerprint, p.started))

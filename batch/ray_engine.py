@@ -44,6 +44,7 @@ from batch import images
 from batch.jobs import Job
 from batch.manifest import Manifest
 from batch.pipeline import Prepared, fail, finish, model_key, prepare, triage
+from batch.render import render_size, resolve
 from batch.results import ALREADY_DONE, FAILED_EARLIER, Result
 from batch.session import infer, open_session
 from batch.settings import Settings
@@ -148,22 +149,26 @@ def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str
 class Colorizer:
     """The actor-pool callable: one onnxruntime session per actor, opened once in __init__."""
 
-    def __init__(self, model_path: str | None, device: str, threads: int, model_id: str, batch_size: int) -> None:
+    def __init__(self, model_path: str | None, device: str, threads: int, model_id: str, batch_size: int,
+                 size: int | None = None, temperature: float | None = None) -> None:
         self.session, self.contract = open_session(model_path, device=device, threads=threads)
         self.batch_size = batch_size
+        self.size = size or self.contract.input_size  # the render size (the driver checked it)
+        self.temperature = temperature
         got = model_key(self.contract)
         if got != model_id:  # e.g. a worker whose default model differs from the driver's
             raise RuntimeError(f"worker model {got} differs from the driver's {model_id}: "
                                "give --model a path on shared storage")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n, size = len(batch["result"]), self.contract.input_size
+        n, size = len(batch["result"]), self.size
         todo = np.array([not r for r in batch["result"]], dtype=bool)
         ab = np.zeros((n, 2, size, size), np.float32)
         if todo.any():
             started = time.perf_counter()
             try:
-                ab[todo] = infer(self.session, self.contract, batch["L"][todo], pad_to=self.batch_size)
+                ab[todo] = infer(self.session, self.contract, batch["L"][todo], pad_to=self.batch_size,
+                                 temperature=self.temperature)
             except Exception as e:  # the whole batch failed: say so for each file, carry on (as locally)
                 results = list(batch["result"])
                 for i in np.flatnonzero(todo):
@@ -228,14 +233,17 @@ def process_ray(
     """Colorize every job on the connected Ray cluster; the same contract as batch.pipeline.process.
 
     `contract` is the model's contract as the driver read it; every actor checks its
-    own session against it. `model_path` must be readable at the same path on every
+    own session against it. Render size, temperature and strength come from `settings`,
+    as for the local engine (checked here before any work). `model_path` must be readable at the same path on every
     node (None: each node's packaged default model). `colorizer` is the actor class
     (replaceable for tests and custom runtimes). Without `address`, an already connected
     Ray is used, else $RAY_ADDRESS, else a new local instance. Raises RayStartError
     before any work, RayRunError if Ray gives up midway (every finished file is recorded).
     """
     require_ray()
+    settings = resolve(settings, contract, model_path or "the default model")
     model_id = model_key(contract)
+    size = render_size(settings, contract)
     results: list[Result] = []
 
     def emit(result: Result, new: bool = True) -> None:
@@ -264,14 +272,15 @@ def process_ray(
         # Ray 2.60 has no named parameter for retry limits yet and flags the kwargs as deprecated
         # (removal announced for 2.64, hence the extra's upper bound); the limits matter more.
         warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ds.map(decode_stage, fn_kwargs={"size": contract.input_size, "settings": settings},
+        ds = ds.map(decode_stage, fn_kwargs={"size": size, "settings": settings},
                     max_retries=TASK_RETRIES)
         ds = ds.map_batches(
             colorizer, batch_size=batch_size, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=res["actors"]),
             fn_constructor_kwargs={"model_path": None if model_path is None else os.path.abspath(model_path),
                                    "device": device,
-                                   "threads": res["threads"], "model_id": model_id, "batch_size": batch_size},
+                                   "threads": res["threads"], "model_id": model_id, "batch_size": batch_size,
+                                   "size": size, "temperature": settings.temperature},
             num_cpus=res["num_cpus"], num_gpus=res["num_gpus"] or None,
             max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
         )

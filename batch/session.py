@@ -112,6 +112,10 @@ def open_session(
     # Idle onnxruntime threads spin by default, burning the cores that the decode and
     # encode workers need between batches. Measured on 2 cores: 8 % less CPU per image.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Not onnxruntime's load-time warning that the optional input "T" has a default value (an
+    # initializer of the same name, which is how ONNX spells "optional"): it is by design, and
+    # the provider that really started is checked below, not left to a warning.
+    options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
     try:
@@ -135,8 +139,8 @@ def open_session(
     if device == "auto" and got[0] != providers[0]:
         log.warning("%s could not start; running on %s", providers[0], got[0])
     log.info(
-        "model %s (id %s, input %dx%d, %s) on %s",
-        path.name, contract.model_id, contract.input_size, contract.input_size, contract.precision, ", ".join(got),
+        "model %s (id %s, render sizes %s, %s) on %s",
+        path.name, contract.model_id, contract.describe_sizes(), contract.precision, ", ".join(got),
     )
     return session, contract
 
@@ -153,6 +157,13 @@ def _check_signature(session: ort.InferenceSession, contract: ModelContract, pat
     size = contract.input_size
     if len(shape) != 4 or any(isinstance(d, int) and d != want for d, want in zip(shape[1:], (1, size, size))):
         raise SessionError(f"{path}: input {contract.input_name!r} has shape {shape}, contract says (N, 1, {size}, {size})")
+    if contract.dynamic_size and any(isinstance(d, int) for d in shape[2:]):
+        raise SessionError(f"{path}: input {contract.input_name!r} has the fixed shape {shape}, "
+                           f"the contract promises render sizes {contract.describe_sizes()}")
+    overridable = {i.name for i in session.get_overridable_initializers()}
+    if contract.temperature_input and contract.temperature_input not in overridable | set(inputs):
+        raise SessionError(f"{path}: the contract names a temperature input {contract.temperature_input!r}, "
+                           "the graph has none")
 
 
 def input_dtype(session: ort.InferenceSession, contract: ModelContract) -> np.dtype:
@@ -164,9 +175,13 @@ def input_dtype(session: ort.InferenceSession, contract: ModelContract) -> np.dt
 
 
 def infer(
-    session: ort.InferenceSession, contract: ModelContract, L: np.ndarray, pad_to: int | None = None
+    session: ort.InferenceSession, contract: ModelContract, L: np.ndarray, pad_to: int | None = None,
+    temperature: float | None = None,
 ) -> np.ndarray:
     """(N, 1, S, S) L in [0, 100] -> (N, 2, S, S) float32 ab, one onnxruntime call.
+
+    S is the contract's input size or, for a model with render sizes, any size it accepts.
+    ``temperature`` feeds the optional input "T" (None: the model's own default, not fed).
 
     With ``pad_to``, a short batch is padded with zeros to that size and the padding's
     output dropped. onnxruntime picks kernels by input shape, and for some graphs a
@@ -178,5 +193,10 @@ def infer(
     batch = np.ascontiguousarray(L, dtype=input_dtype(session, contract))
     if pad_to is not None and n < pad_to:
         batch = np.concatenate([batch, np.zeros((pad_to - n, *batch.shape[1:]), batch.dtype)])
-    (ab,) = session.run([contract.output_name], {contract.input_name: batch})
+    feed = {contract.input_name: batch}
+    if temperature is not None:
+        if not contract.temperature_input:
+            raise ValueError("this model has no temperature input")
+        feed[contract.temperature_input] = np.array(temperature, dtype=np.float32)
+    (ab,) = session.run([contract.output_name], feed)
     return np.asarray(ab[:n], dtype=np.float32)

@@ -34,13 +34,16 @@ from pathlib import Path, PurePosixPath
 import click
 
 from batch import cli as batch_cli
+from batch.images import ImageError
 from batch.jobs import Job, PlanError, check_roots, plan_folder, plan_jobs
 from batch.manifest import Manifest, fingerprint
 from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import model_key, process
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.service_log import LOG_FORMATS, LOG_LEVELS, event, setup_logging
-from batch.session import SessionError, open_session
+from batch.render import describe, resolve
+from batch.session import SessionError, default_model_path, open_session
+from batch.watch_preview import LatestSheet
 from batch.settings import Settings
 from batch.watch_events import InboxHandler, Pending
 from batch.watch_moves import move_aside
@@ -66,6 +69,9 @@ class WatchConfig:
     status_interval: float = 5.0
     rescan: float = 600.0  # seconds between safety-net scans (0: only at start)
     poll: float = 0.0  # >0: poll the tree every so many seconds instead of OS events (network mounts)
+    preview: Path | None = None  # contact sheet of the latest files, refreshed every preview_interval
+    preview_count: int = 12
+    preview_interval: float = 60.0
 
 
 class Watcher:
@@ -85,6 +91,8 @@ class Watcher:
         self.status = Status(cfg.input_root, cfg.output_root, self.queue_depth)
         self.scan: Iterator[Job] | None = None
         self.next_rescan = float("inf")
+        self.preview = LatestSheet(cfg.preview, cfg.input_root, cfg.output_root, cfg.preview_count,
+                                   cfg.preview_interval) if cfg.preview else None
 
     def queue_depth(self) -> int:
         waiting = len(self.pending)  # first: files move from here to in_flight, never the other way
@@ -219,6 +227,8 @@ class Watcher:
             event(log, logging.INFO, "not_retried", src=result.input, reason=result.reason)
         elif result.status == ALREADY_DONE:
             event(log, logging.DEBUG, "already_done", src=result.input, out=result.output)
+        if self.preview is not None:
+            self.preview.add(result)
         target = self.cfg.move_failed if result.failed else self.cfg.move_done
         if job is not None and target is not None and result.fingerprint:
             self.move_original(job, result, target)
@@ -242,6 +252,18 @@ class Watcher:
             if not all(e.is_alive() for e in observer.emitters) or not observer.is_alive():
                 self.fail_fatally("the folder watch stopped (was the input folder removed or unmounted?)")
             self.write_status()
+            self.write_preview()
+
+    def write_preview(self, force: bool = False) -> None:
+        if self.preview is None:
+            return
+        try:
+            written = self.preview.refresh(force)
+        except (OSError, ImageError) as e:  # the outputs are fine either way; try again next time
+            event(log, logging.WARNING, "preview_not_written", path=str(self.cfg.preview), reason=str(e))
+            return
+        if written:
+            event(log, logging.INFO, "preview", path=str(self.cfg.preview), files=written)
 
     def write_status(self) -> None:
         if self.cfg.status_file is None:
@@ -267,6 +289,7 @@ class Watcher:
             t.start()
         event(log, logging.INFO, "started", input=str(cfg.input_root), output=str(cfg.output_root),
               pid=os.getpid(), settle=cfg.settle, batch=cfg.batch_size, workers=cfg.workers,
+              render=describe(cfg.settings, self.contract),
               watcher="polling" if cfg.poll else type(observer).__name__)
         self.start_scan("startup")  # after the watch is up: nothing can slip between the two
         self.next_rescan = time.monotonic() + cfg.rescan if cfg.rescan > 0 else float("inf")
@@ -286,6 +309,7 @@ class Watcher:
                 t.join(timeout=10)
             self.status.set_state("failed" if self.fatal else "stopped")
             self.write_status()
+            self.write_preview(force=True)
             event(log, logging.INFO, "stopped", **{k: v for k, v in self.status.snapshot().items()
                                                    if k in ("processed", "skipped", "failed", "not_retried")})
         return 1 if self.fatal else 0
@@ -333,6 +357,7 @@ Examples:
   colored-watch ./inbox ./out --move-done ./archive/done --move-failed ./archive/failed
   colored-watch /mnt/nas/in ./out --poll 5 --settle 10      # network mount: no OS events there
   colored-watch ./inbox ./out --log-format json --log-level DEBUG
+  colored-watch ./inbox ./out --render-size 384 --strength 1.2 --preview latest.png
 
 \b
 Every image that lands below INPUT_DIR (created, copied, moved in, or changed),
@@ -350,6 +375,10 @@ Exit status: 0 stopped cleanly, 1 fatal error while running, 2 could not start.
 @click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Decode threads, and as many encode threads.")
+@batch_cli.preview_option("Keep a contact sheet of the latest files (grey input beside colour output, labelled), "
+                          "refreshed every --preview-interval seconds when new files are done.")
+@click.option("--preview-interval", type=click.FloatRange(1.0), default=60.0, show_default=True,
+              help="Seconds between refreshes of the --preview sheet.")
 @click.option("--settle", type=click.FloatRange(0.05), default=2.0, show_default=True,
               help="Seconds a file's size and mtime must stay unchanged before it counts as complete "
                    "(when no close-after-write event says so).")
@@ -374,8 +403,9 @@ Exit status: 0 stopped cleanly, 1 fatal error while running, 2 could not start.
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO", show_default=True,
               help="Least severe events logged; DEBUG adds files found already done.")
 def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
-         skip_color: bool, max_pixels: int, device: str, threads: int | None, batch_size: int, workers: int,
-         settle: float, close_write: bool, poll: float, rescan: float, move_done: Path | None,
+         skip_color: bool, max_pixels: int, device: str, threads: int | None, batch_size: int, render_size: int | None,
+         strength: float, temperature: float | None, preview_count: int, workers: int,
+         preview_path: Path | None, preview_interval: float, settle: float, close_write: bool, poll: float, rescan: float, move_done: Path | None,
          move_failed: Path | None, status_file: Path | None, status_interval: float, log_format: str,
          log_level: str) -> None:
     """Watch INPUT_DIR (recursively) and colorize every image that arrives into OUTPUT_DIR."""
@@ -383,8 +413,11 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     for sig in (signal.SIGTERM, signal.SIGINT):  # until the watch runs there is nothing to drain
         signal.signal(sig, _stop_during_startup)
     try:
-        settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels)
+        settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels,
+                            render_size=render_size, strength=strength, temperature=temperature)
         check_roots(input_dir, output_dir)
+        if preview_path is not None:
+            batch_cli.check_preview_path(preview_path, input_dir)
         for option, folder in (("--move-done", move_done), ("--move-failed", move_failed)):
             if folder is not None:
                 check_move_target(option, folder, input_dir, output_dir)
@@ -393,6 +426,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         if removed:
             event(log, logging.INFO, "stale_temps_removed", count=removed, reason="left by an interrupted run")
         session, contract = open_session(model_path, device=device, threads=threads)
+        settings = resolve(settings, contract, model_path or default_model_path())
     except (PlanError, SessionError, ValueError, OutputBusy) as e:
         raise StartError(str(e)) from None
     except OSError as e:
@@ -404,6 +438,8 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         move_failed=move_failed.resolve() if move_failed else None,
         status_file=(status_file or output_dir / ".colored" / "watch-status.json").resolve(),
         status_interval=status_interval, rescan=rescan, poll=poll,
+        preview=preview_path.resolve() if preview_path else None, preview_count=preview_count,
+        preview_interval=preview_interval,
     )
     watcher = Watcher(cfg, session, contract)
     signal.signal(signal.SIGTERM, watcher.request_stop)
@@ -417,7 +453,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
 # Options that mean exactly what they mean for colored-batch: its own option objects
 # (same names, defaults and help), so the two commands cannot drift apart.
 _BATCH_OPTIONS = ("model_path", "fmt", "suffix", "quality", "skip_color", "max_pixels", "device", "threads",
-                  "batch_size")
+                  "batch_size", "render_size", "strength", "temperature", "preview_count")
 
 
 def _with_batch_options(command: click.Command) -> click.Command:

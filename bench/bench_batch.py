@@ -3,6 +3,7 @@
     python bench/bench_batch.py                          # modest defaults for a 2-core machine
     python bench/bench_batch.py --count 200 --max-mp 12  # the issue's full-size archive
     python bench/bench_batch.py --model colored.onnx --rss-counts 200,2000
+    python bench/bench_batch.py --modes pipeline --count 8 --render-size 512   # a render size (issue 13)
 
 Modes, each run in a fresh subprocess so its peak RSS is its own:
   naive     decode -> infer -> encode, one image at a time (prepare/infer/finish in a loop)
@@ -95,19 +96,21 @@ def run_mode(args: argparse.Namespace) -> dict:
     from batch.session import open_session
     from batch.settings import Settings
 
+    from batch.render import render_size, resolve
+
     session, contract = open_session(args.model, threads=args.threads)
-    settings = Settings(format="keep")
+    settings = resolve(Settings(format="keep", render_size=args.render_size), contract, args.model)
     shutil.rmtree(args.out, ignore_errors=True)
     jobs = list(plan_jobs(args.archive, args.out, settings))
     start, cpu_start = time.perf_counter(), cpu_seconds()
     if args.mode == "model":
-        S = contract.input_size
+        S = render_size(settings, contract)
         L = np.random.default_rng(0).uniform(0, 100, (args.batch_size, 1, S, S)).astype(np.float32)
         for _ in range(0, len(jobs), args.batch_size):
             infer(session, contract, L)
     elif args.mode == "naive":
         for job in jobs:
-            p = prepare(job, contract.input_size, settings)
+            p = prepare(job, render_size(settings, contract), settings)
             if not hasattr(p, "decoded"):
                 raise RuntimeError(f"{job.input}: {p.reason}")
             finish(job, p, infer(session, contract, p.L[None])[0], settings)
@@ -145,6 +148,8 @@ def measure(mode: str, archive: Path, out: Path, args: argparse.Namespace) -> di
            "--model", str(args.model), "--workers", str(args.workers), "--batch-size", str(args.batch_size)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.render_size:
+        cmd += ["--render-size", str(args.render_size)]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"mode {mode} failed (exit status {proc.returncode})")
@@ -163,6 +168,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     ap.add_argument("--modes", default="naive,pipeline,io,model")
+    ap.add_argument("--render-size", type=int, default=None, help="network input size (default: the model's own)")
     ap.add_argument("--rss-counts", default="", help="e.g. 200,2000: pipeline peak RSS on archives of these sizes (hard links)")
     ap.add_argument("--rss-max-mp", type=float, default=1.0, help="image size for the RSS archives")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "colored-bench")

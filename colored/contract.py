@@ -7,6 +7,14 @@ Graph signature (contract version 1):
     input  "L"  float32 (N, 1, S, S): CIE L* in [0, 100] of the image resized to S x S
     output "ab" float32 (N, 2, S, S): CIE a*, b* in Lab units (about [-128, 128])
 Colour space: CIE Lab, D65 white, 2-degree observer, sRGB primaries and transfer curve.
+
+Optional keys (models exported since render sizes exist; older files lack them and keep
+working at their one size S):
+    render_size_min/max/step  S may be any multiple of `step` in [min, max] (input_size is
+                              the default, the size the model was trained at)
+    temperature, temperature_input  the annealed-mean T of a classification head and the
+                              name of the optional scalar graph input that overrides it
+                              (an input with a default initializer: feeding it is optional)
 Everything model-specific (scaling, the backbone's grey copy and normalisation,
 decode of the output head) is inside the graph.
 """
@@ -20,6 +28,7 @@ CONTRACT_VERSION = 1
 PREFIX = "colored."
 INPUT_NAME = "L"
 OUTPUT_NAME = "ab"
+TEMPERATURE_INPUT = "T"
 COLOR_SPACE = "CIELAB-D65/sRGB"
 
 
@@ -41,6 +50,33 @@ class ModelContract:
     color_space: str = COLOR_SPACE
     model_config: dict = field(default_factory=dict, compare=False)
     train_config: dict = field(default_factory=dict, compare=False)
+    render_sizes: tuple[int, int, int] | None = None  # (min, max, step); None: input_size only
+    temperature: float | None = None  # default annealed-mean T; None: no temperature input
+    temperature_input: str | None = None
+
+    @property
+    def dynamic_size(self) -> bool:
+        """True when the graph runs at other sizes than input_size."""
+        return self.render_sizes is not None
+
+    def describe_sizes(self) -> str:
+        """The render sizes in words, e.g. 'multiples of 32 from 128 to 1024 (default 256)'."""
+        if self.render_sizes is None:
+            return f"only {self.input_size} (a fixed-size model)"
+        lo, hi, step = self.render_sizes
+        return f"multiples of {step} from {lo} to {hi} (default {self.input_size})"
+
+    def render_size_error(self, size: int) -> str | None:
+        """Why this model cannot run at `size`, or None when it can."""
+        if size == self.input_size:
+            return None
+        if self.render_sizes is None:
+            return (f"this model runs only at its fixed size {self.input_size} (exported without render sizes "
+                    "in its contract); re-export its checkpoint with colored-export to choose another size")
+        lo, hi, step = self.render_sizes
+        if lo <= size <= hi and size % step == 0:
+            return None
+        return f"this model accepts render sizes that are {self.describe_sizes()}"
 
     def to_metadata(self) -> dict[str, str]:
         """String key/values for ONNX metadata_props."""
@@ -57,7 +93,18 @@ class ModelContract:
             PREFIX + "precision": self.precision,
             PREFIX + "model_config": json.dumps(self.model_config, sort_keys=True),
             PREFIX + "train_config": json.dumps(self.train_config, sort_keys=True, default=str),
+            **self._optional_metadata(),
         }
+
+    def _optional_metadata(self) -> dict[str, str]:
+        out = {}
+        if self.render_sizes is not None:
+            for key, value in zip(("min", "max", "step"), self.render_sizes):
+                out[f"{PREFIX}render_size_{key}"] = str(value)
+        if self.temperature is not None:
+            out[PREFIX + "temperature"] = repr(float(self.temperature))
+            out[PREFIX + "temperature_input"] = self.temperature_input or ""
+        return out
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], source: str = "model") -> "ModelContract":
@@ -90,6 +137,9 @@ class ModelContract:
                 color_space=meta[PREFIX + "color_space"],
                 model_config=json.loads(meta.get(PREFIX + "model_config", "{}")),
                 train_config=json.loads(meta.get(PREFIX + "train_config", "{}")),
+                render_sizes=_render_sizes(meta),
+                temperature=float(meta[PREFIX + "temperature"]) if PREFIX + "temperature" in meta else None,
+                temperature_input=meta.get(PREFIX + "temperature_input") or None,
             )
         except (KeyError, ValueError) as e:
             raise ContractError(f"{source}: incomplete or malformed ColorED metadata ({type(e).__name__}: {e})") from None
@@ -98,3 +148,13 @@ class ModelContract:
                 f"{source}: unsupported output scale/colour space {contract.output_scale!r}/{contract.color_space!r}"
             )
         return contract
+
+
+def _render_sizes(meta: dict[str, str]) -> tuple[int, int, int] | None:
+    keys = [f"{PREFIX}render_size_{k}" for k in ("min", "max", "step")]
+    if not any(k in meta for k in keys):
+        return None  # a model from before render sizes: its one size is input_size
+    lo, hi, step = (int(meta[k]) for k in keys)  # KeyError/ValueError: reported as malformed
+    if not (0 < lo <= hi and step > 0):
+        raise ValueError(f"render sizes {lo}..{hi} step {step}")
+    return lo, hi, step

@@ -24,10 +24,8 @@ numpy/onnxruntime only; no torch.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
@@ -39,6 +37,7 @@ from tqdm import tqdm
 
 from colored import metrics
 from colored.color import gray_to_lightness, lab_to_rgb, lightness_to_gray, rgb_to_lab, rgb_to_lightness
+from colored.sheet import spread_sample, wrap_label
 
 Colorizer = Callable[[np.ndarray], np.ndarray]  # HxW uint8 grey -> HxWx3 uint8 RGB
 
@@ -370,13 +369,7 @@ def evaluate(
 def sample_rows(photos: Sequence[Photo], count: int, seed: int = 0) -> list[int]:
     """`count` photo indices for the contact sheet, drawn reproducibly from `seed`, round-robin
     across sub-folders so each is represented (when count allows); sorted by photo order."""
-    rng = random.Random(seed)
-    groups = list(group_indices(photos).values())
-    for idx in groups:
-        rng.shuffle(idx)
-    rng.shuffle(groups)  # which sub-folders get a row when there are more of them than rows
-    round_robin = [i for turn in itertools.zip_longest(*groups) for i in turn if i is not None]
-    return sorted(round_robin[:count])
+    return sorted(spread_sample(list(group_indices(photos).values()), count, seed))
 
 
 # ------------------------------------------------------------------ presentation
@@ -425,25 +418,6 @@ def markdown_table(report: Report) -> str:
         count = f"{len(g.images)} photo{'' if len(g.images) == 1 else 's'}"
         lines += ["", f"### {group} ({count})", "", *_table(g.truth_colorfulness, g.methods)]
     return "\n".join(lines) + "\n"
-
-
-def wrap_label(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
-    """`text` in lines no wider than `width` by `measure`, so no label is cut off.
-
-    Breaks after a path separator, space, "_", "-" or "." where one falls in the line, else
-    between characters. Every character is kept; a line holds at least one character, so only
-    a cell narrower than one character can overflow.
-    """
-    lines, rest = [], text
-    while rest:
-        n = 1
-        while n < len(rest) and measure(rest[: n + 1]) <= width:
-            n += 1
-        if n < len(rest):
-            n = max(rest.rfind(sep, 0, n) + 1 for sep in "/ _-.") or n
-        lines.append(rest[:n])
-        rest = rest[n:]
-    return lines
 
 
 def _fit(img: np.ndarray, box: int) -> Image.Image:

@@ -155,6 +155,7 @@ class ColorizationNet(nn.Module):
     """The seed architecture (``arch="seed"``); `colored.unet.FusionUNet` shares its heads and decoding."""
 
     head_stride = 2  # classification logits come out at 1/head_stride of the input size
+    size_step = 8  # input sizes must be multiples of this (three stride-2 convs)
 
     def __init__(self, config: ModelConfig, backbone: nn.Module | None = None) -> None:
         super().__init__()
@@ -213,21 +214,28 @@ class ColorizationNet(nn.Module):
             return F.interpolate(torch.tanh(x), scale_factor=2, mode="nearest")
         return x
 
-    def logits_to_ab(self, logits: torch.Tensor) -> torch.Tensor:
-        """Annealed mean: softmax(log p / T) weighted over the bin centres -> ab (N,2,H,W)."""
-        p = torch.softmax(logits / self.config.temperature, dim=1)
+    def logits_to_ab(self, logits: torch.Tensor, temperature: torch.Tensor | float | None = None) -> torch.Tensor:
+        """Annealed mean: softmax(log p / T) weighted over the bin centres -> ab (N,2,H,W),
+        times `config.chroma_scale`.
+
+        T is `config.temperature` unless given (a float, or a 0-d tensor: the exported graph's input).
+        """
+        p = torch.softmax(logits / (self.config.temperature if temperature is None else temperature), dim=1)
         ab = torch.einsum("nqhw,qc->nchw", p, self.bin_centers)
         return ab if self.config.chroma_scale == 1.0 else ab * self.config.chroma_scale
 
-    def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
-        """L in [0, 100] (N,1,S,S) -> ab in Lab units (N,2,S,S). This is what gets exported."""
-        return self.output_to_ab(self.forward(L))
+    def predict_ab(self, L: torch.Tensor, temperature: torch.Tensor | float | None = None) -> torch.Tensor:
+        """L in [0, 100] (N,1,S,S) -> ab in Lab units (N,2,S,S). This is what gets exported.
 
-    def output_to_ab(self, out: torch.Tensor) -> torch.Tensor:
+        S is any multiple of `size_step`; `temperature` overrides the annealed-mean T (classification).
+        """
+        return self.output_to_ab(self.forward(L), temperature)
+
+    def output_to_ab(self, out: torch.Tensor, temperature: torch.Tensor | float | None = None) -> torch.Tensor:
         """forward()'s training output -> ab in Lab units at full size (lets validation reuse one forward pass)."""
         if self.config.head == "regression":
             return out * AB_SCALE
-        return F.interpolate(self.logits_to_ab(out), scale_factor=self.head_stride, mode="bilinear", align_corners=False)
+        return F.interpolate(self.logits_to_ab(out, temperature), scale_factor=self.head_stride, mode="bilinear", align_corners=False)
 
 
 def build_model(

@@ -60,6 +60,7 @@ def stage_strides(backbone: nn.Module) -> list[tuple[int, int, int]]:
 
 class FusionUNet(ColorizationNet):
     head_stride = 4
+    size_step = 32  # the backbone's deepest stage is at stride 32
 
     def __init__(self, config: ModelConfig, backbone: nn.Module | None = None) -> None:
         nn.Module.__init__(self)

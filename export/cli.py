@@ -51,13 +51,15 @@ Examples:
 @click.option("--fp16", is_flag=True, help="fp16 weights and compute inside, float32 input/output (about half the size).")
 @click.option("--opset", type=click.IntRange(min=18), default=18, show_default=True, help="ONNX opset (18 or newer).")
 @click.option("--batch-sizes", default="1,2,3", show_default=True, callback=_batch_sizes,
-              help="Batch sizes to verify at (the batch axis is dynamic).")
+              help="Batch sizes to verify at (the batch axis is dynamic); render sizes 128, 256, 512 are verified too.")
 def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset: int, batch_sizes: tuple[int, ...]) -> None:
     """Export a ColorED training CHECKPOINT to one self-contained ONNX file.
 
     The file holds the whole model (encoder, Inception fusion branch with its grey copy
-    and normalisation, decoder, output decode) with a dynamic batch axis, plus the model
-    contract in its metadata, which colored-batch requires. See docs/export.md.
+    and normalisation, decoder, output decode) with a dynamic batch axis and a dynamic
+    size (colored-batch --render-size), plus the model contract in its metadata, which
+    colored-batch requires. Classification models get an optional input T (the
+    annealed-mean temperature, colored-batch --temperature). See docs/export.md.
     """
     import torch  # heavy: after --help
 
@@ -101,14 +103,18 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
     except OSError as e:
         _fail(out, e.strerror or str(e), EXIT_BAD_INPUT)
 
-    s = contract.input_size
     click.echo(f"wrote {out} ({_mb(out)}, one file, weights embedded)")
     click.echo(f"  opset {opset}, precision {contract.precision}, export {export_s:.1f} s")
-    click.echo(f"  input  {contract.input_name} float32 (N,1,{s},{s}) L in [0,100]; output {contract.output_name} float32 (N,2,{s},{s}) Lab units")
+    click.echo(f"  input  {contract.input_name} float32 (N,1,S,S) L in [0,100]; output {contract.output_name} float32 (N,2,S,S) Lab units")
+    click.echo(f"  render sizes S: {contract.describe_sizes()}")
+    if contract.temperature_input:
+        click.echo(f"  optional input {contract.temperature_input}: annealed-mean temperature, default {contract.temperature:g}")
     click.echo(f"  model_id {contract.model_id}")
     if report is None:
         click.echo("  not verified (--no-verify)")
     else:
-        per = ", ".join(f"batch {b}: {d:.2g}" for b, d in report["per_batch"].items())
+        per = ", ".join([*(f"batch {b}: {d:.2g}" for b, d in report["per_batch"].items()),
+                         *(f"S={n}: {d:.2g}" for n, d in report["per_size"].items()),
+                         *(f"T={t:g}: {d:.2g}" for t, d in report["per_temperature"].items())])
         click.echo(f"  verified: onnx.checker ok; max |ab| diff vs PyTorch {report['max_abs_ab_diff']:.2g} Lab "
                    f"(tolerance {report['tolerance']}; {per})")

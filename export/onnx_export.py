@@ -1,7 +1,11 @@
 """ColorizationNet -> ONE self-contained .onnx file with the model contract as metadata.
 
 The graph is `ColorizationNet.predict_ab`: L in [0, 100] (N,1,S,S) -> ab in Lab
-units (N,2,S,S), batch axis dynamic. Everything model-specific (grey copy at the
+units (N,2,S,S), batch axis dynamic, and S dynamic too (any multiple of the
+architecture's size step within RENDER_RANGE, recorded in the contract), so a
+runtime can choose the render size. A classification head also gets an optional
+scalar input "T" (the annealed-mean temperature) whose default is an initializer
+of the same name: runtimes that do not feed it get the model's own T. Everything model-specific (grey copy at the
 backbone's size, its normalisation, fusion, decoder, tanh*128 or the annealed-mean
 decode) is inside, so a runtime needs only decode, resize and colour conversion.
 """
@@ -12,18 +16,24 @@ import hashlib
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnx.numpy_helper
 import torch
 from torch import nn
 
 from colored.atomic import atomic_path
 from colored.checkpoint import config_hash, load_model
-from colored.contract import INPUT_NAME, OUTPUT_NAME, ModelContract
+from colored.contract import INPUT_NAME, OUTPUT_NAME, TEMPERATURE_INPUT, ModelContract
 from colored.model import ColorizationNet
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 18  # the torch.export-based exporter emits 18; converting down fails on ops whose axes are inputs
 EXAMPLE_BATCH = 2  # a batch of 1 would let torch.export specialise the batch axis to a constant
+# Render sizes a dynamic export accepts (widened to include the trained size): small sizes give
+# DeOldify-like stable, saturated colour, large ones follow detail; beyond 1024 a 256-trained
+# network sees objects four times larger than in training.
+RENDER_RANGE = (128, 1024)
 
 
 class _PredictAB(nn.Module):
@@ -33,8 +43,20 @@ class _PredictAB(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:  # noqa: N803 - the graph input is named "L"
-        return self.model.predict_ab(L)
+    def forward(self, L: torch.Tensor, T: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803 - graph input names
+        return self.model.predict_ab(L, T)
+
+
+def has_temperature(model: ColorizationNet) -> bool:
+    """Classification heads decode with an annealed-mean T, which the graph exposes as input "T"."""
+    return model.config.head == "classification"
+
+
+def render_sizes(model: ColorizationNet) -> tuple[int, int, int]:
+    """(min, max, step) of the input sizes a dynamic export accepts: multiples of the architecture's step."""
+    step, size = model.size_step, model.config.image_size
+    lo, hi = min(RENDER_RANGE[0], size), max(RENDER_RANGE[1], size)
+    return -(-lo // step) * step, hi // step * step, step
 
 
 def weights_digest(model: nn.Module) -> str:
@@ -47,8 +69,13 @@ def weights_digest(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def make_contract(model: ColorizationNet, train_config: dict | None = None, precision: str = "fp32") -> ModelContract:
-    """The contract for this model: model_id = <backbone>-<head>-<config hash>-<weights sha256[:12]>[-fp16]."""
+def make_contract(
+    model: ColorizationNet, train_config: dict | None = None, precision: str = "fp32", dynamic: bool = True
+) -> ModelContract:
+    """The contract for this model: model_id = <backbone>-<head>-<config hash>-<weights sha256[:12]>[-fp16].
+
+    `dynamic`: the graph was exported with a dynamic size (render sizes and T recorded), as to_onnx_proto does.
+    """
     cfg = model.config.to_dict()
     chash = config_hash(cfg, train_config)
     model_id = f"{model.config.backbone}-{model.config.head}-{chash}-{weights_digest(model)[:12]}"
@@ -62,15 +89,34 @@ def make_contract(model: ColorizationNet, train_config: dict | None = None, prec
         precision=precision,
         model_config=cfg,
         train_config=dict(train_config or {}),
+        render_sizes=render_sizes(model) if dynamic else None,
+        temperature=float(model.config.temperature) if dynamic and has_temperature(model) else None,
+        temperature_input=TEMPERATURE_INPUT if dynamic and has_temperature(model) else None,
     )
 
 
-def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
-    """Export `predict_ab` (eval mode) with a dynamic batch axis; the caller's train/eval mode is restored."""
+def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET, dynamic: bool = True) -> onnx.ModelProto:
+    """Export `predict_ab` (eval mode) with a dynamic batch axis; the caller's train/eval mode is restored.
+
+    `dynamic` (default): the spatial size is dynamic too (a multiple of the size step, see render_sizes),
+    and a classification head gets the optional input "T". `dynamic=False` gives the fixed-size graph of
+    contract files from before render sizes (the input size is the model's image_size).
+    """
     if opset < MIN_OPSET:
         raise ValueError(f"opset {opset} is not supported: the exporter needs opset >= {MIN_OPSET} (onnxruntime >= 1.14 runs it)")
     size = model.config.image_size
     example = torch.rand(EXAMPLE_BATCH, 1, size, size, generator=torch.Generator().manual_seed(0)) * 100.0
+    args, names = (example,), [INPUT_NAME]
+    shapes: dict = {INPUT_NAME: {0: torch.export.Dim("batch", min=1)}}
+    if dynamic:
+        lo, hi, step = render_sizes(model)
+        # A multiple of the step by construction: the stride arithmetic (TF "same" padding in timm's
+        # Conv2dSame, the U-Net's upsampling to skip sizes) then simplifies instead of pinning S.
+        k = torch.export.Dim("k", min=lo // step, max=hi // step)
+        shapes[INPUT_NAME].update({2: step * k, 3: step * k})
+        if has_temperature(model):
+            args, names = (example, torch.tensor(float(model.config.temperature))), [INPUT_NAME, TEMPERATURE_INPUT]
+            shapes[TEMPERATURE_INPUT] = {}
     was_training = model.training
     model.eval()
     try:
@@ -78,10 +124,10 @@ def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET) -> onnx.Mo
             warnings.simplefilter("ignore")  # torch.export's advisory chatter; real failures raise
             program = torch.onnx.export(
                 _PredictAB(model).eval(),
-                (example,),
-                input_names=[INPUT_NAME],
+                args,
+                input_names=names,
                 output_names=[OUTPUT_NAME],
-                dynamic_shapes={"L": {0: torch.export.Dim("batch", min=1)}},
+                dynamic_shapes=shapes,
                 opset_version=opset,
                 dynamo=True,
                 external_data=False,
@@ -93,6 +139,11 @@ def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET) -> onnx.Mo
     got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if got != opset:
         raise ValueError(f"asked for opset {opset}, the exporter produced opset {got}")
+    if len(names) > 1:
+        # An initializer with the name of a graph input is that input's default (ONNX IR >= 4):
+        # onnxruntime then lists "T" among the overridable initializers, and feeding it is optional.
+        default = np.array(model.config.temperature, dtype=np.float32)
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(default, TEMPERATURE_INPUT))
     return proto
 
 
@@ -110,16 +161,21 @@ def export_model(
     train_config: dict | None = None,
     opset: int = DEFAULT_OPSET,
     fp16: bool = False,
+    dynamic: bool = True,
 ) -> ModelContract:
-    """Write `model` as ONE .onnx file (atomically) with its contract in metadata_props; returns the contract."""
-    proto = to_onnx_proto(model, opset)
+    """Write `model` as ONE .onnx file (atomically) with its contract in metadata_props; returns the contract.
+
+    The default is the current contract (render sizes, optional "T"); `dynamic=False` writes the
+    fixed-size graph older runtimes and tests of the fixed-size path expect.
+    """
+    proto = to_onnx_proto(model, opset, dynamic)
     precision = "fp32"
     if fp16:
         from export.fp16 import to_fp16
 
         proto = to_fp16(proto)
         precision = "fp16"
-    contract = make_contract(model, train_config, precision)
+    contract = make_contract(model, train_config, precision, dynamic)
     onnx.helper.set_model_props(proto, contract.to_metadata())
     proto.doc_string = f"ColorED colorization model {contract.model_id}: L in [0,100] -> ab (Lab units)"
     write_onnx(proto, out_path)

@@ -19,6 +19,11 @@ from colored.model import ColorizationNet
 # fp16 weights lose ~3 decimal digits, which the network can amplify, so it gets a looser one.
 TOLERANCE = {"fp32": 0.5, "fp16": 2.0}
 
+# Render sizes checked besides the trained one (those within the contract's range): the
+# issue's 128, 256 and 512 span a 4x range of what the network sees.
+VERIFY_SIZES = (128, 256, 512)
+VERIFY_TEMPERATURE = 1.0  # a second annealed-mean T fed through the optional input "T"
+
 # Bundled with scikit-image (no download): photos with skin, sky, fur, metal, food, people.
 SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
 
@@ -52,6 +57,7 @@ def lightness_at(image: np.ndarray, size: int) -> np.ndarray:
 def session(onnx_path: str | Path, threads: int | None = None) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or torch.get_num_threads()
+    opts.log_severity_level = 3  # not the warning that the input "T" has a default (an initializer): by design
     return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
 
 
@@ -65,10 +71,14 @@ def verify_onnx(
     onnx_path: str | Path,
     images: Sequence[np.ndarray] | None = None,
     batch_sizes: Sequence[int] = (1, 2, 3),
+    render_sizes: Sequence[int] | None = None,
 ) -> dict:
-    """Full onnx.checker pass, contract check, then ORT vs `model.predict_ab` at each batch size.
+    """Full onnx.checker pass, contract check, then ORT vs `model.predict_ab` at each batch size
+    (at the trained size), at each render size (batch 2; default VERIFY_SIZES within the contract's
+    range) and, when the graph has the temperature input, at T = VERIFY_TEMPERATURE.
 
-    Returns {"checker": "ok", "model_id", "precision", "max_abs_ab_diff", "per_batch": {b: diff}, "tolerance"}.
+    Returns {"checker": "ok", "model_id", "precision", "max_abs_ab_diff", "per_batch": {b: diff},
+    "per_size": {S: diff}, "per_temperature": {T: diff}, "tolerance"}.
     Raises VerificationError on a malformed file, a contract that does not match the model, or wrong
     output shapes. Whether the difference is acceptable is the caller's call (see TOLERANCE).
     """
@@ -87,30 +97,53 @@ def verify_onnx(
         raise VerificationError(f"{onnx_path}: contract input size {contract.input_size} != model's {size}")
 
     photos = list(images) if images is not None else sample_photos()
-    L_all = np.stack([lightness_at(p, size) for p in photos])
+    if render_sizes is None:
+        render_sizes = [n for n in VERIFY_SIZES if n != size and contract.render_size_error(n) is None]
+    elif contract.render_sizes is None and any(n != size for n in render_sizes):
+        raise VerificationError(f"{onnx_path}: a fixed-size model ({size}) cannot be checked at {list(render_sizes)}")
     was_training = model.training
     model.eval()
     per_batch: dict[int, float] = {}
+    per_size: dict[int, float] = {}
+    per_temperature: dict[float, float] = {}
     try:
+        L_all = np.stack([lightness_at(p, size) for p in photos])
         for b in batch_sizes:
             # Cycle through the photos so every batch size sees real, different images.
-            idx = [(b + i) % len(L_all) for i in range(b)]
-            L = L_all[idx]
-            (got,) = sess.run([contract.output_name], {contract.input_name: L})
-            if got.shape != (b, 2, size, size) or got.dtype != np.float32:
-                raise VerificationError(f"{onnx_path}: batch {b}: output {got.dtype}{got.shape}, expected float32{(b, 2, size, size)}")
-            if not np.isfinite(got).all():
-                raise VerificationError(f"{onnx_path}: batch {b}: non-finite ab values")
-            with torch.no_grad():
-                ref = model.predict_ab(torch.from_numpy(L)).numpy()
-            per_batch[b] = float(np.abs(got - ref).max())
+            per_batch[b] = _compare(model, sess, contract, L_all[[(b + i) % len(L_all) for i in range(b)]], onnx_path)
+        for n in render_sizes:
+            L = np.stack([lightness_at(p, n) for p in photos[:2]])
+            per_size[n] = _compare(model, sess, contract, L, onnx_path)
+        if contract.temperature_input:
+            t = VERIFY_TEMPERATURE
+            per_temperature[t] = _compare(model, sess, contract, L_all[:2], onnx_path, temperature=t)
     finally:
         model.train(was_training)
     return {
         "checker": "ok",
         "model_id": contract.model_id,
         "precision": contract.precision,
-        "max_abs_ab_diff": max(per_batch.values()),
+        "max_abs_ab_diff": max([*per_batch.values(), *per_size.values(), *per_temperature.values()]),
         "per_batch": per_batch,
+        "per_size": per_size,
+        "per_temperature": per_temperature,
         "tolerance": TOLERANCE.get(contract.precision, TOLERANCE["fp32"]),
     }
+
+
+def _compare(model: ColorizationNet, sess: ort.InferenceSession, contract: ModelContract, L: np.ndarray,
+             onnx_path: Path, temperature: float | None = None) -> float:
+    """max |ab| of onnxruntime vs PyTorch on one batch; VerificationError for a wrong shape or NaN."""
+    feed = {contract.input_name: L}
+    if temperature is not None:
+        feed[contract.temperature_input] = np.array(temperature, dtype=np.float32)
+    (got,) = sess.run([contract.output_name], feed)
+    b, _, h, w = L.shape
+    where = f"{onnx_path}: batch {b} at {h}x{w}" + ("" if temperature is None else f", T={temperature:g}")
+    if got.shape != (b, 2, h, w) or got.dtype != np.float32:
+        raise VerificationError(f"{where}: output {got.dtype}{got.shape}, expected float32{(b, 2, h, w)}")
+    if not np.isfinite(got).all():
+        raise VerificationError(f"{where}: non-finite ab values")
+    with torch.no_grad():
+        ref = model.predict_ab(torch.from_numpy(L), temperature).numpy()
+    return float(np.abs(got - ref).max())

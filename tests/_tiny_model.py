@@ -12,18 +12,26 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=None)
-def tiny_model_path(image_size: int = 64) -> Path:
-    """Export an untrained 64x64 ColorizationNet with a small timm test backbone; seeded, so repeatable."""
+def tiny_model_path(image_size: int = 64, head: str = "regression") -> Path:
+    """Export an untrained 64x64 ColorizationNet with a small timm test backbone; seeded, so repeatable.
+
+    With the current contract: render sizes (multiples of 8 from 64 to 1024) and, for the
+    classification head (real ab bins), the optional temperature input.
+    """
     import torch
 
+    from colored import bins
     from colored.model import ModelConfig, build_model
     from export.onnx_export import export_model
 
     torch.manual_seed(0)
     model = build_model(
-        ModelConfig(image_size=image_size, backbone="test_efficientnet", backbone_size=64, train_backbone=True)
+        ModelConfig(image_size=image_size, backbone="test_efficientnet", backbone_size=64, train_backbone=True,
+                    head=head)
     ).eval()
-    out = Path(tempfile.mkdtemp(prefix="colored-tiny-")) / "tiny.onnx"
+    if head == "classification":
+        model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
+    out = Path(tempfile.mkdtemp(prefix="colored-tiny-")) / f"tiny-{head}.onnx"
     export_model(model, out)
     return out
 

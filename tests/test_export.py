@@ -98,8 +98,10 @@ def test_export_is_one_self_contained_file(small):
     in_dims = inp.type.tensor_type.shape.dim
     out_dims = out.type.tensor_type.shape.dim
     assert in_dims[0].dim_param and out_dims[0].dim_param  # dynamic batch axis
-    assert [d.dim_value for d in in_dims[1:]] == [1, SIZE, SIZE]
-    assert [d.dim_value for d in out_dims[1:]] == [2, SIZE, SIZE]
+    assert in_dims[1].dim_value == 1 and out_dims[1].dim_value == 2
+    # dynamic square size (render sizes): one symbol for height and width, in and out
+    assert in_dims[2].dim_param and in_dims[2].dim_param == in_dims[3].dim_param
+    assert [d.dim_param for d in out_dims[2:]] == [in_dims[2].dim_param] * 2
     assert inp.type.tensor_type.elem_type == out.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
 
 
@@ -109,7 +111,8 @@ def test_parity_with_pytorch_at_several_batch_sizes(small):
     assert report["checker"] == "ok"
     assert report["model_id"] == contract.model_id
     assert set(report["per_batch"]) == {1, 2, 3, 5}
-    assert report["max_abs_ab_diff"] == max(report["per_batch"].values())
+    assert report["max_abs_ab_diff"] == max([*report["per_batch"].values(), *report["per_size"].values()])
+    assert set(report["per_size"]) == {128, 256, 512}
     assert report["max_abs_ab_diff"] < TOLERANCE["fp32"] == report["tolerance"]
 
 

@@ -265,3 +265,23 @@ def test_without_ray_engine_ray_says_how_to_install(archive, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == 'Error: the Ray engine needs Ray: pip install "colored-toolkit[ray]"'
     assert not proc.stdout and not (tmp_path / "out").exists()
+
+
+def test_render_settings_byte_identical_to_local_engine(cluster, archive, tmp_path):
+    """--render-size, --strength and --temperature reach the actors and stages as they reach the local engine."""
+    model = tiny_model_path(64, "classification")
+    session, contract = open_session(model, device="cpu")
+    settings = Settings(render_size=128, strength=1.5, temperature=0.8)
+    local = tmp_path / "local"
+    process(plan_jobs(archive, local, settings), session, contract, settings, manifest=Manifest(local),
+            workers=2, batch_size=BATCH)
+    out = tmp_path / "ray"
+    results = process_ray(plan_jobs(archive, out, settings), model, contract, settings, manifest=Manifest(out),
+                          batch_size=BATCH)
+    assert sum(r.status == DONE for r in results) == 11
+    assert outputs(out) == outputs(local)
+    plain = tmp_path / "plain"
+    process(plan_jobs(archive, plain, Settings()), session, contract, Settings(), workers=2, batch_size=BATCH)
+    assert outputs(plain).keys() == outputs(out).keys() and outputs(plain) != outputs(out)
+    fps = {e["input"]: e["fingerprint"] for e in manifest_lines(local)}
+    assert all(fps[e["input"]] == e["fingerprint"] for e in manifest_lines(out))
