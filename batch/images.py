@@ -21,6 +21,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from batch import icc as icc_mod
 from batch import metadata as md
+from batch.out_of_space import OutputFull, out_of_space_error
 from colored.atomic import atomic_path
 
 # Truncated files are failures, never silently grey-bottomed pictures.
@@ -104,6 +105,8 @@ def decode(path: str | Path, max_pixels: int = 250_000_000) -> DecodedImage:
         raise ImageError(path, "not a supported image (unknown format or corrupt header)") from e
     except MemoryError as e:
         raise ImageError(path, "out of memory while decoding") from e
+    except PermissionError as e:
+        raise ImageError(path, "permission denied: file not readable") from e
     except (OSError, SyntaxError, EOFError) as e:
         raise ImageError(path, f"truncated or corrupt image data ({e})") from e
     except Exception as e:  # noqa: BLE001 - one bad file must never kill a run
@@ -389,6 +392,8 @@ def encode(
     except ImageError:
         raise
     except Exception as e:  # noqa: BLE001 - report the file, keep the run going
+        if out_of_space_error(e):  # the disk's fault, not the file's: the run stops or pauses
+            raise OutputFull(e, str(path)) from e
         raise ImageError(path, f"cannot write {fmt} ({type(e).__name__}: {e})") from e
     return notes
 
