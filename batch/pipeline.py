@@ -133,6 +133,7 @@ def process(
     batch_size: int = 4,
     retry_failed: bool = False,
     on_result: Callable[[Result], None] | None = None,
+    halt: threading.Event | None = None,
 ) -> list[Result]:
     """Colorize every job; returns one Result per job (in completion order).
 
@@ -143,7 +144,8 @@ def process(
     An error that is no one file's (OutputFull: the output disk is full; a manifest
     that cannot be written) halts the run: no new file is started, the files in
     flight are dropped unrecorded (a rerun does them), and the error is raised
-    once the threads are done, with the results so far in `error.results`.
+    once the threads are done, with the results so far in `error.results`. A job
+    stream that blocks while idle (the watch daemon) must stop when `halt` is set.
     """
     workers, batch_size = max(1, workers), max(1, batch_size)
     size = contract.input_size
@@ -151,7 +153,7 @@ def process(
     results: list[Result] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
-    halt = threading.Event()  # set by a run-level error: drain the queues, start nothing new
+    halt = halt or threading.Event()  # set by a run-level error: drain the queues, start nothing new
 
     def emit(result: Result, new: bool = True) -> None:
         if new and manifest is not None:
