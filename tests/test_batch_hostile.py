@@ -8,9 +8,11 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -291,3 +293,43 @@ def test_injected_enospc_is_not_a_file_failure(model, tmp_path, monkeypatch):
     assert not (out / MANIFEST_NAME).exists() or not manifest_lines(out)
     monkeypatch.undo()
     finish_after_freeing(out, src, model, names)
+
+
+# ---------------------------------------------------------------- output metadata
+
+
+def test_16bit_tiff_output_describes_its_own_data_and_warnings_become_notes(model, tmp_path, capfd):
+    import tifffile
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    grey = (np.add.outer(np.arange(96), np.arange(96)) * 300).astype(np.uint16)
+    rgb16 = np.dstack([grey, grey, grey])
+    tifffile.imwrite(src / "scan.tif", rgb16, photometric="rgb")  # tifffile writes '{"shape": [96, 96, 3]}'
+    with tifffile.TiffFile(src / "scan.tif") as t:
+        assert "shape" in t.pages[0].description and t.pages[0].software == "tifffile.py"
+    result = CliRunner().invoke(main, [str(src), str(out), "--model", str(model), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(out / "scan.tif") as t:
+        page = t.pages[0]
+        assert page.shape == (96, 96, 3) and page.dtype == np.uint16
+        assert "shape" not in page.description  # not the input's record any more
+        assert page.software == "tifffile.py"  # carried, as its own tag
+    notes = json.loads((out / "colored-report.json").read_text())["files"][0]["notes"]
+    assert any("array shape dropped" in n for n in notes)
+    assert "not writing extratag" not in capfd.readouterr().err
+
+
+def test_too_many_pixels_is_a_failure_without_a_pillow_warning(model, tmp_path):
+    """17000 x 17000 is over the default 250 MP but under twice it: where Pillow warns (and we refuse)."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    from test_batch_cli import huge_png_header  # a header-only PNG of 60000 x 60000
+
+    header = bytearray(huge_png_header())
+    header[16:24] = struct.pack(">II", 17000, 17000)
+    header[29:33] = struct.pack(">I", zlib.crc32(bytes(header[12:29])))
+    (src / "big.png").write_bytes(bytes(header))
+    proc = run_batch(str(src), str(out), "--model", str(model))  # a process of its own: pytest records warnings
+    assert proc.returncode == 1 and "big.png: too many pixels" in proc.stdout, proc.stdout
+    assert "Warning" not in proc.stderr, proc.stderr
