@@ -13,11 +13,13 @@ from tqdm import tqdm
 
 from batch.jobs import PlanError, check_roots, plan_jobs
 from batch.manifest import Manifest
+from batch.out_of_space import EXIT_DISK_FULL, OutputFull, full_message, out_of_space_error
 from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import process
 from batch.report import exit_code, summary_table, write_report
 from batch import images, preview
 from batch.render import describe, resolve
+from batch.results import DONE, Result
 from batch.session import DEVICES, SessionError, default_model_path, open_session
 from batch.settings import FORMATS, MAX_STRENGTH, Settings
 
@@ -41,7 +43,8 @@ not redone. A manifest (.colored-manifest.jsonl) and a report
 (colored-report.json/.csv) are kept in the output folder.
 One run at a time per output folder (colored-watch included); temp files a killed
 run left there are removed at the next start.
-Exit status: 0 all good, 1 some files failed, 2 could not start, 130 interrupted.
+Exit status: 0 all good, 1 some files failed (or entries could not be read), 2 could
+not start, 3 the output disk is full (free space and rerun), 130 interrupted.
 """
 
 
@@ -96,15 +99,17 @@ class StartError(click.ClickException):
               help="Pairs on the --preview sheet (colored-batch: sampled across sub-folders; colored-watch: the latest files).")
 @click.option("--preview-seed", type=click.INT, default=0, show_default=True,
               help="Which files the --preview sheet samples; the same seed picks the same files.")
+@click.option("--stall-timeout", type=click.FloatRange(1), default=600.0, show_default=True, metavar="SECONDS",
+              help="With --engine ray: stop with one line when no file finishes for this long (a stuck cluster).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Report file (.json or .csv). Default: colored-report.json and .csv in OUTPUT_DIR.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
 def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
          skip_color: bool, retry_failed: bool, device: str, threads: int | None, batch_size: int, workers: int,
-         max_pixels: int, engine: str, address: str | None, render_size: int | None, strength: float,
-         temperature: float | None, preview_path: Path | None, preview_count: int, preview_seed: int,
-         report_path: Path | None, progress: bool, quiet: bool) -> None:
+         max_pixels: int, engine: str, address: str | None, stall_timeout: float, render_size: int | None,
+         strength: float, temperature: float | None, preview_path: Path | None, preview_count: int,
+         preview_seed: int, report_path: Path | None, progress: bool, quiet: bool) -> None:
     """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
     try:
@@ -132,23 +137,29 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     ignored: Counter = Counter()
     total = sum(1 for _ in plan_jobs(input_dir, output_dir, settings, ignored))  # cheap walk, for the ETA
     log.info("%d images in %s -> %s (batch %d, %d workers)", total, input_dir, output_dir, batch_size, workers)
-    output_dir.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(output_dir)
+    odd: list[Result] = []  # entries the walk met that are not colorized (batch.walk): reported, never dropped
+    jobs = plan_jobs(input_dir, output_dir, settings,
+                     on_odd=lambda o: odd.append(Result(str(o.relative), None, o.status, reason=o.reason)))
 
     started = time.perf_counter()
+    full: OutputFull | None = None
     with tqdm(total=total, unit="img", disable=not progress or quiet, dynamic_ncols=True) as bar:
         try:
             if engine == "ray":
                 results = ray_engine.process_ray(
-                    plan_jobs(input_dir, output_dir, settings), model_path, contract, settings, manifest=manifest,
+                    jobs, model_path, contract, settings, manifest=manifest,
                     device=device, threads=threads, batch_size=batch_size, retry_failed=retry_failed,
-                    on_result=lambda r: bar.update(), address=address,
+                    on_result=lambda r: bar.update(), address=address, stall_timeout=stall_timeout,
                 )
             else:
                 results = process(
-                    plan_jobs(input_dir, output_dir, settings), session, contract, settings, manifest=manifest,
+                    jobs, session, contract, settings, manifest=manifest,
                     workers=workers, batch_size=batch_size, retry_failed=retry_failed, on_result=lambda r: bar.update(),
                 )
+        except OutputFull as e:  # not the files' fault: nothing was recorded as failed, a rerun resumes
+            bar.close()
+            full, results = e, e.results
         except KeyboardInterrupt:
             bar.close()
             click.echo("colored-batch: interrupted; finished files are kept, rerun the same command to resume", err=True)
@@ -158,18 +169,27 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
             click.echo(f"colored-batch: {e}; finished files are kept, rerun the same command to resume", err=True)
             raise SystemExit(1) from None
     elapsed = time.perf_counter() - started
+    results = results + odd
 
     meta = {
         "input": str(input_dir), "output": str(output_dir), "model_id": contract.model_id,
         "config_hash": contract.config_hash, "settings": settings.as_dict(), "seconds": round(elapsed, 3),
     }
     paths = [report_path] if report_path else [output_dir / "colored-report.json", output_dir / "colored-report.csv"]
+    written = []
     for p in paths:
-        write_report(p, results, meta)
+        try:
+            written.append(write_report(p, results, meta))
+        except OutputFull as e:  # write what report it can; the line below says what to do
+            full = full or e
     click.echo(summary_table(results, elapsed, ignored))
-    click.echo(f"report: {', '.join(str(p) for p in paths)}")
+    if written:
+        click.echo(f"report: {', '.join(str(p) for p in written)}")
     if preview_path is not None:
         write_preview(preview_path, results, input_dir, output_dir, preview_count, preview_seed)
+    if full is not None:
+        click.echo(f"colored-batch: {full_message(sum(r.status == DONE for r in results))}", err=True)
+        raise SystemExit(EXIT_DISK_FULL)
     raise SystemExit(exit_code(results))
 
 
@@ -208,6 +228,9 @@ def _claim_output(output_dir: Path) -> None:
     except OutputBusy as e:
         raise StartError(str(e)) from None
     except OSError as e:
+        if out_of_space_error(e):
+            click.echo(f"colored-batch: {full_message(0)}", err=True)
+            raise SystemExit(EXIT_DISK_FULL) from None
         raise StartError(f"{e.filename or output_dir}: {e.strerror or e}") from None
     click.get_current_context().call_on_close(lock.release)  # runs on every exit, SystemExit included
     if removed:

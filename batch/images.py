@@ -9,6 +9,9 @@ Outputs are written atomically (see `write_atomically`). torch-free.
 
 from __future__ import annotations
 
+import logging
+import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +24,14 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from batch import icc as icc_mod
 from batch import metadata as md
+from batch.out_of_space import OutputFull, out_of_space_error
 from colored.atomic import atomic_path
 
 # Truncated files are failures, never silently grey-bottomed pictures.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow's bomb warning only ever precedes our own --max-pixels refusal (its limit is raised
+# to ours, never lowered): as an error it becomes that file's failure instead of a stderr line.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif",
@@ -98,12 +105,14 @@ def decode(path: str | Path, max_pixels: int = 250_000_000) -> DecodedImage:
             return _decode_opened(path, im, max_pixels)
     except ImageError:
         raise
-    except Image.DecompressionBombError as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(path, f"too many pixels: {e}") from e
     except UnidentifiedImageError as e:
         raise ImageError(path, "not a supported image (unknown format or corrupt header)") from e
     except MemoryError as e:
         raise ImageError(path, "out of memory while decoding") from e
+    except PermissionError as e:
+        raise ImageError(path, "permission denied: file not readable") from e
     except (OSError, SyntaxError, EOFError) as e:
         raise ImageError(path, f"truncated or corrupt image data ({e})") from e
     except Exception as e:  # noqa: BLE001 - one bad file must never kill a run
@@ -389,6 +398,8 @@ def encode(
     except ImageError:
         raise
     except Exception as e:  # noqa: BLE001 - report the file, keep the run going
+        if out_of_space_error(e):  # the disk's fault, not the file's: the run stops or pauses
+            raise OutputFull(e, str(path)) from e
         raise ImageError(path, f"cannot write {fmt} ({type(e).__name__}: {e})") from e
     return notes
 
@@ -454,17 +465,44 @@ def _write_tiff16(
 ) -> None:
     """16-bit TIFF via tifffile; EXIF travels as its plain-text IFD0 tags (Make, Model, DateTime...)."""
     extratags: list[tuple[int, str, int, object, bool]] = []
+    text = md.exif_ascii_tags(exif) if exif else {}
+    # Description and Software go through tifffile's own arguments (as extratags it refuses
+    # them with a warning); a description that is tifffile's JSON of the *input's* shape
+    # would contradict the RGB output, so it is dropped.
+    description, software = text.pop(270, None), text.pop(305, None)
+    if description is not None and md.is_shape_description(description):
+        notes.append("TIFF description of the input's array shape dropped (the output is RGB)")
+        description = None
     if exif:
-        extratags += [(tag, "s", 0, value, True) for tag, value in md.exif_ascii_tags(exif).items()]
+        extratags += [(tag, "s", 0, value, True) for tag, value in text.items()]
         notes.append("16-bit TIFF: only EXIF text tags (make, model, dates, artist...) carried")
     if xmp:
         extratags.append((700, "B", len(xmp), xmp, True))
     data = rgb if alpha is None else np.dstack((rgb, alpha))
-    tifffile.imwrite(
-        f, data, photometric="rgb", iccprofile=icc,
-        extrasamples=(2,) if alpha is not None else None,  # 2 = unassociated alpha
-        extratags=extratags, metadata=None, software=None,
-    )
+    _library_notes.notes = notes  # anything tifffile still logs becomes a note of this file
+    try:
+        tifffile.imwrite(
+            f, data, photometric="rgb", iccprofile=icc,
+            extrasamples=(2,) if alpha is not None else None,  # 2 = unassociated alpha
+            extratags=extratags, metadata=None, description=description, software=software,
+        )
+    finally:
+        _library_notes.notes = None
+
+
+class _LogToNotes(logging.Filter):
+    """Routes a library's log records into the notes of the file being written on this thread."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        notes = getattr(_library_notes, "notes", None)
+        if notes is None:
+            return True
+        notes.append(f"{record.name}: {record.getMessage()}")
+        return False
+
+
+_library_notes = threading.local()
+logging.getLogger("tifffile").addFilter(_LogToNotes())
 
 
 def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> None:

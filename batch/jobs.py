@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +25,7 @@ from PIL import Image
 
 from batch.images import SUPPORTED_EXTENSIONS, output_format_for
 from batch.settings import Settings
+from batch.walk import Odd, walk
 
 
 class PlanError(ValueError):
@@ -66,17 +67,21 @@ def plan_jobs(
     output_root: str | Path,
     settings: Settings,
     ignored: Counter | None = None,
+    on_odd: Callable[[Odd], None] | None = None,
 ) -> Iterator[Job]:
     """Jobs for every supported image below input_root, in sorted (deterministic) order.
 
     Walks one folder at a time, so memory does not grow with the archive. Files
-    with other extensions are counted per extension in `ignored` (if given).
+    with other extensions are counted per extension in `ignored` (if given); every
+    other entry that is not colorized (unreadable folder, symlink loop, FIFO...,
+    see batch.walk) goes to `on_odd` (if given), so nothing is dropped unseen.
     """
     input_root, output_root = Path(input_root), Path(output_root)
     check_roots(input_root, output_root)
-    for folder, dirnames, filenames in os.walk(input_root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_folder = PurePosixPath(Path(folder).relative_to(input_root).as_posix())
+    for rel_folder, filenames, odd in walk(input_root):
+        if on_odd is not None:
+            for entry in odd:
+                on_odd(entry)
         yield from _folder_jobs(input_root, output_root, rel_folder, filenames, settings, ignored)
 
 

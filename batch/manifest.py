@@ -6,11 +6,15 @@ and its entry's fingerprint (input size and mtime, model, settings, output name)
 matches this run. Each line goes out in a single O_APPEND write, which keeps
 lines whole when several processes append (a watch daemon beside a batch run)
 and leaves at most the last line torn after kill -9; unparsable lines are
-ignored. The last entry for an input wins.
+ignored. A write the disk cannot take (ENOSPC, EDQUOT, EROFS) is cut back to
+the old length and raised as OutputFull, so a full disk never tears a line.
+Names that are not UTF-8 are stored as \\udcXX escapes (batch.names) and read
+back as the same str. The last entry for an input wins.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -18,6 +22,8 @@ import threading
 from pathlib import Path
 
 from batch.jobs import Job
+from batch.names import json_text
+from batch.out_of_space import OutputFull, out_of_space_error
 from batch.results import DONE, FAILED, SKIPPED, Result
 from batch.settings import Settings
 
@@ -93,19 +99,40 @@ class Manifest:
 
     def record(self, result: Result) -> None:
         """Append one entry; safe from several threads and processes."""
-        line = (json.dumps(result.to_dict(), ensure_ascii=False) + "\n").encode()
-        self.root.mkdir(parents=True, exist_ok=True)
+        line = (json_text(result.to_dict()) + "\n").encode()
         with self._lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                if _ends_torn(fd):
+                self.root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as e:
+                if out_of_space_error(e):
+                    raise OutputFull(e, str(self.path)) from e
+                raise
+            try:
+                size = os.fstat(fd).st_size
+                if _ends_torn(fd, size):
                     line = b"\n" + line  # close off a line a killed writer left behind
-                os.write(fd, line)
+                _write_whole(fd, line, size, self.path)
             finally:
                 os.close(fd)
             self._entries[result.input] = result
 
 
-def _ends_torn(fd: int) -> bool:
-    size = os.fstat(fd).st_size
+def _ends_torn(fd: int, size: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _write_whole(fd: int, line: bytes, size: int, path: Path) -> None:
+    """Append `line` in one write, or leave the file as it was: a short write on a full disk is cut off."""
+    try:
+        written = os.write(fd, line)
+        if written != len(line):  # the disk took only part of it
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    except OSError as e:
+        try:
+            os.ftruncate(fd, size)  # we hold the output lock: nobody else appended meanwhile
+        except OSError:
+            pass
+        if out_of_space_error(e):
+            raise OutputFull(e, str(path)) from e
+        raise

@@ -8,6 +8,7 @@ raw bytes and Pillow's container parsers only; no pixels, no torch.
 from __future__ import annotations
 
 import io
+import json
 import re
 import struct
 import zlib
@@ -139,6 +140,16 @@ def exif_ascii_tags(blob: bytes) -> dict[int, str]:
     except Exception:  # noqa: BLE001 - unreadable EXIF is simply not carried
         return {}
     return {t: v for t in ASCII_TIFF_TAGS if isinstance(v := exif.get(t), str) and v}
+
+
+def is_shape_description(text: str) -> bool:
+    """Whether a TIFF ImageDescription is tifffile's JSON shape record ('{"shape": [512, 512]}'), not a caption."""
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        return "shape" in json.loads(text)
+    except (ValueError, TypeError):
+        return False
 
 
 def icc_color_space(profile: bytes) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from batch.out_of_space import OUT_OF_SPACE_ERRNOS
 from colored.atomic import is_temp_name
 
 log = logging.getLogger("colored.output_lock")
@@ -72,10 +73,13 @@ def take_lock(output_root: Path, command: str) -> OutputLock:
     except OSError:  # e.g. a file system without locks: say so rather than "busy"
         f.close()
         raise
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()} {command} {socket.gethostname()}\n")  # for the next one's message
-    f.flush()
+    try:  # who holds it, for the next one's message; a full disk must not stop the run here
+        os.ftruncate(f.fileno(), 0)  # unbuffered: nothing left over to fail again at close
+        os.pwrite(f.fileno(), f"{os.getpid()} {command} {socket.gethostname()}\n".encode(), 0)
+    except OSError as e:
+        if e.errno not in OUT_OF_SPACE_ERRNOS:
+            f.close()
+            raise
     return OutputLock(path, f, exclusive=True)
 
 

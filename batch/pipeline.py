@@ -28,6 +28,7 @@ from batch import images
 from batch.colorize import merge, model_input
 from batch.jobs import Job
 from batch.manifest import Manifest, fingerprint
+from batch.out_of_space import OutputFull, out_of_space_error
 from batch.render import render_size, resolve
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.session import infer
@@ -89,6 +90,8 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
             seconds=time.perf_counter() - prepared.started,
         )
     except Exception as e:
+        if out_of_space_error(e):  # not this file's fault: never recorded as failed
+            raise e if isinstance(e, OutputFull) else OutputFull(e, str(job.output)) from e
         return fail(job, e, prepared.fingerprint, prepared.started)
 
 
@@ -131,6 +134,7 @@ def process(
     batch_size: int = 4,
     retry_failed: bool = False,
     on_result: Callable[[Result], None] | None = None,
+    halt: threading.Event | None = None,
 ) -> list[Result]:
     """Colorize every job; returns one Result per job (in completion order).
 
@@ -139,6 +143,12 @@ def process(
     new outcome is recorded as soon as it is known. The network runs at the render size
     and temperature of `settings` (checked against the contract: ValueError before any
     work), and `settings.strength` scales the colour of every output.
+
+    An error that is no one file's (OutputFull: the output disk is full; a manifest
+    that cannot be written) halts the run: no new file is started, the files in
+    flight are dropped unrecorded (a rerun does them), and the error is raised
+    once the threads are done, with the results so far in `error.results`. A job
+    stream that blocks while idle (the watch daemon) must stop when `halt` is set.
     """
     workers, batch_size = max(1, workers), max(1, batch_size)
     settings = resolve(settings, contract, "the model")  # ValueError for a render setting it cannot run
@@ -147,6 +157,7 @@ def process(
     results: list[Result] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
+    halt = halt or threading.Event()  # set by a run-level error: drain the queues, start nothing new
 
     def emit(result: Result, new: bool = True) -> None:
         if new and manifest is not None:
@@ -165,19 +176,24 @@ def process(
     def feed() -> None:
         try:
             for job in jobs:
+                if halt.is_set():
+                    break
                 out = triage(job, model_id, settings, manifest, retry_failed)
                 if isinstance(out, Result):
                     emit(out, new=out.status not in (ALREADY_DONE, FAILED_EARLIER))
                     continue
                 todo.put((job, out))
-        except BaseException as e:  # e.g. a folder that became unreadable: stop cleanly, re-raise below
+        except BaseException as e:  # e.g. the manifest's disk is full: stop cleanly, re-raise below
             errors.append(e)
+            halt.set()
         finally:
             for _ in range(workers):
                 todo.put(_END)
 
     def decode_worker() -> None:
         while (item := todo.get()) is not _END:
+            if halt.is_set():
+                continue
             job, fp = item
             out = prepare(job, size, settings, fp)
             if isinstance(out, Result):
@@ -188,16 +204,17 @@ def process(
 
     def encode_worker() -> None:
         while (item := decoded_out.get()) is not _END:
-            job, prepared, ab = item
-            guarded(emit, finish(job, prepared, ab, settings))
+            if not halt.is_set():
+                guarded(lambda: emit(finish(*item, settings)))
 
     def guarded(fn, *args) -> None:
-        # A failure here is not one file's (e.g. the manifest's disk is full): keep the
-        # queues draining so nothing deadlocks, and re-raise it after the run.
+        # A failure here is not one file's (e.g. the output disk is full): stop starting
+        # work, keep the queues draining so nothing deadlocks, and re-raise it after the run.
         try:
             fn(*args)
         except Exception as e:
             errors.append(e)
+            halt.set()
 
     threads = [threading.Thread(target=feed, name="colored-feed", daemon=True)]
     threads += [threading.Thread(target=decode_worker, name=f"colored-decode-{i}", daemon=True) for i in range(workers)]
@@ -206,12 +223,14 @@ def process(
         t.start()
 
     def run_batch(batch: list[tuple[Job, Prepared]]) -> None:
+        if halt.is_set():
+            return
         try:
             ab = infer(session, contract, np.stack([p.L for _, p in batch]), pad_to=batch_size,
                        temperature=settings.temperature)
         except Exception as e:  # the whole batch failed: say so for each file, carry on
             for job, p in batch:
-                emit(fail(job, e, p.fingerprint, p.started))
+                guarded(emit, fail(job, e, p.fingerprint, p.started))
             return
         for (job, p), one in zip(batch, ab):
             decoded_out.put((job, p, one))
@@ -233,5 +252,7 @@ def process(
     for t in encoders:
         t.join()
     if errors:
+        if isinstance(errors[0], OutputFull):
+            errors[0].results = results
         raise errors[0]
     return results

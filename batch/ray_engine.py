@@ -28,13 +28,16 @@ place): no concurrent O_APPEND over network file systems.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import queue
 import re
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,6 +46,7 @@ import numpy as np
 from batch import images
 from batch.jobs import Job
 from batch.manifest import Manifest
+from batch.out_of_space import OutputFull
 from batch.pipeline import Prepared, fail, finish, model_key, prepare, triage
 from batch.render import render_size, resolve
 from batch.results import ALREADY_DONE, FAILED_EARLIER, Result
@@ -62,6 +66,7 @@ MAX_BLOCKS = 5000  # beyond this, several files share a block (fewer, longer tas
 # A file that kills its worker (e.g. a decoder segfault, an OOM kill) must not be retried forever,
 # which is Ray Data's default: a few retries cover lost nodes, then the run stops with the error.
 TASK_RETRIES = 3
+FULL_KEY = "output_full"  # a finish-stage result that says the output disk is full
 
 
 class RayUnavailable(RuntimeError):
@@ -103,7 +108,24 @@ def connect(address: str | None = None) -> None:
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=True)
     except Exception as e:  # ConnectionError, ValueError for a bad address, ...
-        raise RayStartError(f"cannot start or reach Ray at {address or 'a new local instance'} ({_first_line(e)})") from None
+        where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
+        raise RayStartError(f"cannot start or reach Ray at {where}: {connect_hint(e)}") from None
+
+
+_AUTH = re.compile(r"InvalidAuthToken|UNAUTHENTICATED|auth(entication)? token", re.IGNORECASE)
+
+
+def connect_hint(e: BaseException) -> str:
+    """The cause of a failed ray.init and what to do about it, in one line."""
+    text = _first_line(e)
+    chain = " ".join(str(x) for x in (e, e.__cause__, e.__context__) if x is not None)
+    if _AUTH.search(chain):
+        return ("the cluster requires Ray's token authentication and this process has no valid token: set "
+                "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH, default ~/.ray/auth_token) "
+                f"to the cluster's token ({text})")
+    if isinstance(e, ConnectionError) or "connect" in text.lower():
+        return f"nothing answered there: check the address and that the cluster is up ({text})"
+    return text
 
 
 def start(address: str | None, device: str, threads: int | None) -> dict[str, Any]:
@@ -123,12 +145,15 @@ def _job_row(job: Job, fp: str) -> dict[str, Any]:
     Paths are made absolute: workers do not run in the driver's working directory.
     Not resolved, though: a shared mount must keep the path the user gave.
     """
-    return {"input": os.path.abspath(job.input), "relative": str(job.relative), "output": os.path.abspath(job.output),
-            "output_format": job.output_format, "fingerprint": fp}
+    # Names travel as their bytes: Arrow's strings must be valid UTF-8, a file name need not be.
+    return {"input": os.fsencode(os.path.abspath(job.input)), "relative": os.fsencode(str(job.relative)),
+            "output": os.fsencode(os.path.abspath(job.output)), "output_format": job.output_format,
+            "fingerprint": fp}
 
 
 def _row_job(row: dict[str, Any]) -> Job:
-    return Job(Path(row["input"]), PurePosixPath(row["relative"]), Path(row["output"]), row["output_format"])
+    return Job(Path(os.fsdecode(row["input"])), PurePosixPath(os.fsdecode(row["relative"])),
+               Path(os.fsdecode(row["output"])), row["output_format"])
 
 
 def _pending(row: dict[str, Any]) -> bool:
@@ -192,7 +217,10 @@ def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     except Exception as e:  # it decoded a moment ago: the file changed or vanished since
         return {"result": json.dumps(fail(job, e, row["fingerprint"], started).to_dict())}
     prepared = Prepared(decoded, np.asarray(row["L"]), row["fingerprint"], started)
-    return {"result": json.dumps(finish(job, prepared, np.asarray(row["ab"]), settings).to_dict())}
+    try:
+        return {"result": json.dumps(finish(job, prepared, np.asarray(row["ab"]), settings).to_dict())}
+    except OutputFull as e:  # a run condition, not a crash: the driver stops (Ray must not retry it)
+        return {"result": json.dumps({FULL_KEY: str(e)})}
 
 
 # ---------------------------------------------------------------- the driver
@@ -201,16 +229,22 @@ def plan_resources(device: str, threads: int | None, cluster: dict[str, float]) 
     """How many inference actors, with what resources, for this cluster.
 
     GPUs: one actor per GPU (one session each; Ray sets CUDA_VISIBLE_DEVICES per
-    actor). CPU only: actors get `threads` CPUs each (default 2) and together take
+    actor), never holding every CPU. CPU only: actors get `threads` CPUs each (default 2) and together take
     about half the cluster, leaving the rest to decode and merge, which on CPU cost
     as much as the network.
     """
     gpus = int(cluster.get("GPU", 0))
-    cpus = max(1, int(cluster.get("CPU", 1)))
+    cpus = int(cluster.get("CPU", 0))
     if device in ("cuda", "tensorrt") and gpus == 0:
         raise RuntimeError(f"--device {device}: the Ray cluster has no GPUs (resources: CPU={cpus})")
+    if cpus < 2:  # the actors would hold every CPU and the decode tasks wait for one forever
+        raise RuntimeError(f"the Ray cluster has {cpus} CPU{'s' if cpus != 1 else ''}; the Ray engine needs at "
+                           "least 2 (one for the model, one or more to decode and encode): add CPUs to the "
+                           "cluster, or run without --engine ray")
     if gpus and device != "cpu":
-        return {"actors": gpus, "num_gpus": 1, "num_cpus": threads or 1, "threads": threads or 1}
+        actors = min(gpus, cpus - 1)  # at least one CPU stays free for decoding and encoding
+        per_actor = max(1, min(threads or 1, (cpus - 1) // actors))
+        return {"actors": actors, "num_gpus": 1, "num_cpus": per_actor, "threads": threads or 1}
     per_actor = max(1, min(threads or 2, cpus // 2))  # never all CPUs: decode tasks would wait forever
     return {"actors": max(1, cpus // (2 * per_actor)), "num_gpus": 0, "num_cpus": per_actor, "threads": per_actor}
 
@@ -229,6 +263,7 @@ def process_ray(
     on_result: Callable[[Result], None] | None = None,
     colorizer: type = Colorizer,
     address: str | None = None,
+    stall_timeout: float = 600.0,
 ) -> list[Result]:
     """Colorize every job on the connected Ray cluster; the same contract as batch.pipeline.process.
 
@@ -238,7 +273,9 @@ def process_ray(
     node (None: each node's packaged default model). `colorizer` is the actor class
     (replaceable for tests and custom runtimes). Without `address`, an already connected
     Ray is used, else $RAY_ADDRESS, else a new local instance. Raises RayStartError
-    before any work, RayRunError if Ray gives up midway (every finished file is recorded).
+    before any work, RayRunError if Ray gives up midway or no file finishes for
+    `stall_timeout` seconds, OutputFull when the output disk is full (every finished
+    file is recorded).
     """
     require_ray()
     settings = resolve(settings, contract, model_path or "the default model")
@@ -285,15 +322,60 @@ def process_ray(
             max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
         )
         ds = ds.map(finish_stage, fn_kwargs={"settings": settings}, max_retries=TASK_RETRIES)
-    stream = iter(ds.iter_rows())
+    for row in _watched(ds.iter_rows(), stall_timeout, len(rows)):
+        got = json.loads(row["result"])
+        if FULL_KEY in got:  # stop taking results; what is still in flight is redone by a rerun
+            full = OutputFull(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), got[FULL_KEY])
+            full.results = results
+            raise full
+        try:
+            emit(Result.from_dict(got))
+        except OutputFull as e:  # the manifest's disk
+            e.results = results
+            raise
+    return results
+
+
+def _watched(rows: Iterable[dict], stall_timeout: float, expected: int) -> Iterator[dict]:
+    """The result rows, read on a thread, with a watchdog: no row for `stall_timeout` s is an error.
+
+    A cluster that cannot schedule a stage (its CPUs taken by other jobs, a node lost)
+    would otherwise leave the run waiting forever without a word.
+    """
+    box: queue.Queue = queue.Queue(maxsize=64)
+    end = object()
+
+    def pump() -> None:
+        try:
+            for row in rows:
+                box.put(row)
+            box.put(end)
+        except BaseException as e:  # noqa: BLE001 - handed to the driver thread
+            box.put(e)
+
+    threading.Thread(target=pump, name="colored-ray-results", daemon=True).start()
+    got = 0
     while True:
         try:
-            row = next(stream)
-        except StopIteration:
-            return results
-        except Exception as e:  # Ray gave up (retries exhausted, actors cannot start, cluster lost)
-            raise RayRunError(f"the Ray run stopped: {_first_line(e)}") from e
-        emit(Result.from_dict(json.loads(row["result"])))
+            item = box.get(timeout=stall_timeout)
+        except queue.Empty:
+            raise RayRunError(
+                f"the Ray run stalled: no file finished for {stall_timeout:g} s ({got} of {expected} done; "
+                f"free in the cluster: {_free_resources()}); finished files are kept") from None
+        if item is end:
+            return
+        if isinstance(item, BaseException):  # Ray gave up (retries exhausted, actors cannot start, cluster lost)
+            raise RayRunError(f"the Ray run stopped: {_first_line(item)}") from item
+        got += 1
+        yield item
+
+
+def _free_resources() -> str:
+    try:
+        free = ray.available_resources()
+    except Exception:  # noqa: BLE001 - only for the message
+        return "unknown"
+    return ", ".join(f"{k}={v:g}" for k, v in sorted(free.items()) if k in ("CPU", "GPU")) or "no CPU or GPU"
 
 
 __all__ = ["INSTALL_HINT", "RayUnavailable", "RayStartError", "RayRunError", "require_ray", "connect", "start",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from batch.names import json_text, shown
+from batch.out_of_space import OutputFull, out_of_space_error
 from batch.results import STATUSES, Result
 from colored.atomic import atomic_write_bytes
 
@@ -39,28 +40,41 @@ def summary_table(results: Sequence[Result], elapsed: float, ignored: Counter | 
     failed = sorted((r for r in results if r.failed), key=lambda r: r.input)
     if failed:
         lines.append("failed:")
-        lines += [f"  {r.input}: {r.reason}" for r in failed[:max_listed]]
+        lines += [f"  {shown(r.input)}: {shown(r.reason)}" for r in failed[:max_listed]]
         if len(failed) > max_listed:
             lines.append(f"  ... and {len(failed) - max_listed} more (see the report)")
         if any(r.status == "failed earlier" for r in failed):
             lines.append("  ('failed earlier' files were not tried again: add --retry-failed)")
+    skipped = Counter(r.reason for r in results if r.status == "skipped")
+    if skipped:  # grouped: --skip-color can skip thousands, a FIFO or a folder link only a few
+        lines.append("skipped:")
+        lines += [f"  {shown(reason)} ({k} entr{'ies' if k > 1 else 'y'})" for reason, k in skipped.most_common(max_listed)]
     notes = Counter(n for r in results for n in r.notes)
     if notes:
         lines.append("notes:")
-        lines += [f"  {n} ({k} file{'s' if k > 1 else ''})" for n, k in notes.most_common(max_listed)]
+        lines += [f"  {shown(n)} ({k} file{'s' if k > 1 else ''})" for n, k in notes.most_common(max_listed)]
     return "\n".join(lines)
 
 
 def write_report(path: str | Path, results: Sequence[Result], meta: dict) -> Path:
-    """Write the per-file report as JSON (with `meta` and counts) or CSV, by the file's extension."""
+    """Write the per-file report as JSON (with `meta` and counts) or CSV, by the file's extension.
+
+    Names that are not UTF-8 (batch.names): \\udcXX escapes in JSON, their raw bytes in CSV.
+    Raises OutputFull when the disk cannot take it (no partial file is left).
+    """
     path = Path(path)
     rows = sorted(results, key=lambda r: r.input)
     if path.suffix.lower() == ".csv":
-        text = _csv_text(rows)
+        data = _csv_text(rows).encode("utf-8", "surrogateescape")
     else:
         doc = {**meta, "counts": counts(rows), "files": [_row(r) for r in rows]}
-        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+        data = (json_text(doc, indent=2) + "\n").encode("utf-8")
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        if out_of_space_error(e):
+            raise OutputFull(e, str(path)) from e
+        raise
     return path
 
 

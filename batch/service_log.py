@@ -6,15 +6,18 @@ Two formats, both with a UTC timestamp, the level and an event name first:
     json:   {"ts": "2026-11-24T21:56:20.123Z", "level": "INFO", "event": "done", "src": "a/b.png", ...}
 
 stderr is what journald, Docker and supervisord collect, so no file handling here.
+A name that is not UTF-8 is written as a JSON string with \\udcXX escapes in both
+formats (batch.names): json.loads gives the exact name back, and the line stays UTF-8.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from typing import Any
+
+from batch.names import has_raw_bytes, json_text
 
 LOG_FORMATS = ("logfmt", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -45,7 +48,7 @@ class _ServiceFormatter(logging.Formatter):
             fields["event"] = record.getMessage()
             fields.update(extra)
         if self.json:
-            return json.dumps(fields, ensure_ascii=False, default=str)
+            return json_text(fields, default=str)
         return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
 
 
@@ -53,10 +56,10 @@ def _logfmt_value(value: Any) -> str:
     """Bare when safe, else a JSON string (quoted, escaped): keeps one event on one line."""
     if isinstance(value, float):
         value = round(value, 3)
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    if text and not any(c in text for c in ' ="\n\r\t\\'):
+    text = value if isinstance(value, str) else json_text(value, default=str)
+    if text and not any(c in text for c in ' ="\n\r\t\\') and not has_raw_bytes(text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return json_text(text)
 
 
 def setup_logging(fmt: str = "logfmt", level: str = "INFO", stream=None) -> None:

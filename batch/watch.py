@@ -15,7 +15,11 @@ It is colored-batch fed by file-system events instead of one walk:
            written, so the next start's scan finishes what was cut off.
 
 A file that failed is recorded with its fingerprint and is not tried again until
-it changes (any new write gives it a new fingerprint).
+it changes (any new write gives it a new fingerprint). Entries that are not
+files to colorize (symlink loop, dangling link, FIFO, unreadable folder: see
+batch.walk) get one log line each per run. A full output disk pauses the daemon
+(event=disk_full), which retries with backoff and resumes (event=resumed) by
+rescanning: nothing is recorded as failed for it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from batch import cli as batch_cli
 from batch.images import ImageError
 from batch.jobs import Job, PlanError, check_roots, plan_folder, plan_jobs
 from batch.manifest import Manifest, fingerprint
+from batch.out_of_space import OutputFull, out_of_space_error
 from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import model_key, process
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
@@ -45,6 +50,7 @@ from batch.render import describe, resolve
 from batch.session import SessionError, default_model_path, open_session
 from batch.watch_preview import LatestSheet
 from batch.settings import Settings
+from batch.walk import Odd, classify
 from batch.watch_events import InboxHandler, Pending
 from batch.watch_moves import move_aside
 from batch.watch_status import Status
@@ -52,6 +58,8 @@ from batch.watch_status import Status
 log = logging.getLogger("colored.watch")
 
 JOBS_PER_RUN = 256  # process() keeps its results in memory: restart it every so many files
+FULL_BACKOFF = (1.0, 60.0)  # a full output disk: first and longest wait between retries, seconds
+PROBE_BYTES = 1 << 20  # free space a retry must find before the pipeline starts again
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class Watcher:
         self.next_rescan = float("inf")
         self.preview = LatestSheet(cfg.preview, cfg.input_root, cfg.output_root, cfg.preview_count,
                                    cfg.preview_interval) if cfg.preview else None
+        self.odd_seen: set[tuple[str, str]] = set()  # (entry, reason) already logged this run
 
     def queue_depth(self) -> int:
         waiting = len(self.pending)  # first: files move from here to in_flight, never the other way
@@ -116,14 +125,14 @@ class Watcher:
 
     def start_scan(self, why: str) -> None:
         self.manifest.refresh()  # entries colored-batch (or an earlier run) appended meanwhile
-        self.scan = plan_jobs(self.cfg.input_root, self.cfg.output_root, self.cfg.settings)
+        self.scan = plan_jobs(self.cfg.input_root, self.cfg.output_root, self.cfg.settings, on_odd=self.report_odd)
         self.status.set_state("scanning")
         event(log, logging.INFO, "scan", why=why)
 
-    def jobs(self, limit: int) -> Iterator[Job]:
-        """The pipeline's job stream: settled files first, then the scan, blocking when idle."""
+    def jobs(self, limit: int, halt: threading.Event) -> Iterator[Job]:
+        """The pipeline's job stream: settled files first, then the scan, blocking when idle (until halted)."""
         given = 0
-        while given < limit and not self.stop.is_set():
+        while given < limit and not self.stop.is_set() and not halt.is_set():
             try:
                 paths = [self.ready.get_nowait()]
             except queue.Empty:
@@ -176,7 +185,23 @@ class Watcher:
                          if j.input in files]
             except OSError as e:  # the folder vanished or became unreadable meanwhile
                 event(log, logging.WARNING, "skipped_folder", folder=str(folder), reason=str(e))
+        planned = {j.input for j in jobs}
+        for p in paths:  # an event for something that is not a file (FIFO, dangling link): say so
+            if p not in planned and os.path.lexists(p):
+                kind, status, reason = classify(p)
+                if kind == "odd":
+                    self.report_odd(Odd(PurePosixPath(p.relative_to(self.cfg.input_root).as_posix()), status, reason))
         return jobs
+
+    def report_odd(self, odd: Odd) -> None:
+        """One log line per entry that is not colorized (batch.walk), once per run, not per rescan."""
+        key = (str(odd.relative), odd.reason)
+        if key in self.odd_seen:
+            return
+        self.odd_seen.add(key)
+        self.status.count(Result(key[0], None, odd.status, reason=odd.reason))
+        level = logging.WARNING if odd.status == FAILED else logging.INFO
+        event(log, level, odd.status, src=key[0], reason=odd.reason)
 
     def worth_doing(self, job: Job) -> bool:
         """For scans: leave finished work alone unless its original is still to be moved aside."""
@@ -296,10 +321,14 @@ class Watcher:
         self.write_status()
         try:
             while not self.stop.is_set():
-                process(self.jobs(JOBS_PER_RUN), self.session, self.contract, cfg.settings,
-                        manifest=self.manifest, workers=cfg.workers, batch_size=cfg.batch_size,
-                        on_result=self.on_result)
-        except Exception as e:  # not one file's failure: e.g. the output disk is full or gone
+                halt = threading.Event()  # the pipeline sets it on a run-level error (a full disk)
+                try:
+                    process(self.jobs(JOBS_PER_RUN, halt), self.session, self.contract, cfg.settings,
+                            manifest=self.manifest, workers=cfg.workers, batch_size=cfg.batch_size,
+                            on_result=self.on_result, halt=halt)
+                except OutputFull as e:
+                    self.wait_for_space(e)
+        except Exception as e:  # not one file's failure: e.g. the output disk is gone
             self.fail_fatally(f"{type(e).__name__}: {e}")
         finally:
             self.stop.set()
@@ -313,6 +342,43 @@ class Watcher:
             event(log, logging.INFO, "stopped", **{k: v for k, v in self.status.snapshot().items()
                                                    if k in ("processed", "skipped", "failed", "not_retried")})
         return 1 if self.fatal else 0
+
+    def wait_for_space(self, full: OutputFull) -> None:
+        """Pause on a full output disk, retrying with backoff; then rescan, which redoes what was cut off."""
+        with self.in_flight_lock:  # dropped unrecorded by the pipeline: the rescan finds them again
+            dropped = len(self.in_flight)
+            self.in_flight.clear()
+        done = self.status.snapshot()["processed"]
+        self.status.set_state("disk_full")
+        event(log, logging.ERROR, "disk_full", reason=str(full), processed=done, dropped=dropped,
+              msg="output disk full; pausing, will retry")
+        wait, longest = FULL_BACKOFF
+        paused = time.monotonic()
+        while not self.stop.wait(wait):
+            if self.has_space():
+                event(log, logging.INFO, "resumed", paused_s=round(time.monotonic() - paused, 1))
+                self.start_scan("resumed")
+                return
+            wait = min(longest, wait * 2)
+
+    def has_space(self) -> bool:
+        """Whether a PROBE_BYTES file can be written where the outputs go (and removed again)."""
+        probe = self.cfg.output_root / ".colored" / "space-probe"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, bytes(PROBE_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return True
+        except OSError as e:
+            if not out_of_space_error(e):
+                raise
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
 
     def request_stop(self, signum: int, _frame=None) -> None:
         if self.stop.is_set():  # a second signal: do not wait for the drain (outputs are atomic anyway)

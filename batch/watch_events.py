@@ -126,13 +126,14 @@ class Pending:
         for path, entry in due:  # stat outside the lock: events keep flowing meanwhile
             try:
                 st = path.stat()
+                signature = (st.st_size, st.st_mtime_ns) if path.is_file() else None
             except OSError:
-                gone.append((path, entry))
+                signature = None
+            if signature is None:
+                # Not a regular file: a dangling link or a FIFO is handed on as it is (the consumer
+                # reports it, batch.walk); what no longer exists at all is forgotten.
+                (settled if os.path.lexists(path) else gone).append((path, entry))
                 continue
-            if not path.is_file():
-                gone.append((path, entry))
-                continue
-            signature = (st.st_size, st.st_mtime_ns)
             if entry.closed or signature == entry.signature:
                 settled.append((path, entry))
             else:

@@ -27,7 +27,7 @@ class Status:
         self._queue_depth = queue_depth
         self.fields: dict = {
             "pid": os.getpid(),
-            "state": "starting",  # starting | scanning | watching | stopping | stopped | failed
+            "state": "starting",  # starting | scanning | watching | disk_full | stopping | stopped | failed
             "input": str(input_root),
             "output": str(output_root),
             "started": utc_stamp(time.time()),
