@@ -13,32 +13,18 @@ few full-size temporaries as possible. Accuracy against ``colored.color``
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from colored.color import XYZ_FROM_RGB, gray_to_lightness, srgb_to_linear
+from batch.tables import lightness_lut, linear_lut
+from colored.color import XYZ_FROM_RGB
 
 if TYPE_CHECKING:  # batch.images is only needed for the type
     from batch.images import DecodedImage
 
 _Y_WEIGHTS = XYZ_FROM_RGB[1].astype(np.float32)  # luminance row of the sRGB -> XYZ matrix
-
-
-@lru_cache(maxsize=None)
-def lightness_lut(bits: int) -> np.ndarray:
-    """L* of every sRGB grey code value of a `bits`-deep image (256 or 65536 entries)."""
-    top = (1 << bits) - 1
-    return gray_to_lightness(np.arange(top + 1, dtype=np.float64) / top).astype(np.float32)
-
-
-@lru_cache(maxsize=None)
-def _linear_lut(bits: int) -> np.ndarray:
-    """Linear-light value of every sRGB code value."""
-    top = (1 << bits) - 1
-    return srgb_to_linear(np.arange(top + 1, dtype=np.float64) / top).astype(np.float32)
 
 
 def _lookup(pixels: np.ndarray, lut: np.ndarray) -> np.ndarray:
@@ -67,7 +53,7 @@ def lightness(pixels: np.ndarray, is_color: bool = True, lut: np.ndarray | None 
     if pixels.ndim == 2 or not is_color:
         gray = pixels if pixels.ndim == 2 else np.ascontiguousarray(pixels[..., 0])
         return _lookup(gray, lightness_lut(bits) if lut is None else lut)
-    linear = _lookup(pixels, _linear_lut(bits))
+    linear = _lookup(pixels, linear_lut(bits))
     y = cv2.transform(linear, _Y_WEIGHTS[None, :])  # HxW: weighted channel sum, in one pass
     del linear
     # f(Y) of the Lab definition: cube root above (6/29)^3, linear segment below.

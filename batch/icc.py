@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from batch import metadata as md
-from batch.colorize import lightness_lut as srgb_lightness_lut
+from batch.tables import lightness_lut as srgb_lightness_lut
 
 __all__ = ["apply_profile", "gray_profile", "lstar_gray_profile", "rgb_profile"]
 

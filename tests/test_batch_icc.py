@@ -20,7 +20,8 @@ from _tiny_model import tiny_model_path
 from batch import icc
 from batch import metadata as md
 from batch.cli import main
-from batch.colorize import lightness, lightness_lut
+from batch.colorize import lightness
+from batch.tables import lightness_lut
 from batch.images import decode
 from colored.color import rgb_to_lab
 

@@ -198,7 +198,7 @@ def _results(out: Path):
 
 def test_watch_preview_keeps_the_latest_files(model, archive, tmp_path):
     from batch.results import Result
-    from batch.watch_preview import LatestSheet
+    from batch.watch.preview import LatestSheet
 
     out = tmp_path / "out"
     run(archive, out, "--model", model)

@@ -25,8 +25,8 @@ from PIL import Image
 from _tiny_model import tiny_model_path
 from batch.manifest import MANIFEST_NAME
 from batch.service_log import event, setup_logging
-from batch.watch_events import Pending, is_candidate
-from batch.watch_moves import move_aside
+from batch.watch.events import Pending, is_candidate
+from batch.watch.moves import move_aside
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 60  # generous bound for any one wait on a loaded 2-core machine

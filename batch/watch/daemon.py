@@ -48,12 +48,12 @@ from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, R
 from batch.service_log import LOG_FORMATS, LOG_LEVELS, event, setup_logging
 from batch.render import describe, resolve
 from batch.session import SessionError, default_model_path, open_session
-from batch.watch_preview import LatestSheet
+from batch.watch.preview import LatestSheet
 from batch.settings import Settings
 from batch.walk import Odd, classify
-from batch.watch_events import InboxHandler, Pending
-from batch.watch_moves import move_aside
-from batch.watch_status import Status
+from batch.watch.events import InboxHandler, Pending
+from batch.watch.moves import move_aside
+from batch.watch.status import Status
 
 log = logging.getLogger("colored.watch")
 
@@ -553,6 +553,3 @@ def check_move_target(option: str, folder: Path, input_dir: Path, output_dir: Pa
 
 
 __all__ = ["main", "Watcher", "WatchConfig"]
-
-if __name__ == "__main__":
-    main()
