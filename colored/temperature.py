@@ -8,11 +8,13 @@ on the run's validation photos, through the same decode / resize / merge path as
 colored-batch (the torch model stands in for onnxruntime; its logits are computed once per
 photo and decoded for every candidate).
 
-Rule: a candidate *qualifies* when it is more accurate than both trivial baselines, the grey
-image and its own constant tint (its mean ab laid on every photo): PSNR at least theirs and
-AuC at least AUC_MARGIN above theirs. The most colourful qualifying candidate wins (the
-boldest decode that is still more accurate than no colour and than a cast). When none
-qualifies, the candidate with the highest PSNR wins.
+Rule: every candidate is checked against the five acceptance checks of the default model
+(issue 11), on the validation photos: PSNR at least the grey image's; AuC at least AUC_MARGIN
+above its own constant tint's (its mean ab laid on every photo); green and blue recall at
+least RECALL_FLOOR %; mean colourfulness at least COLORFULNESS_FLOOR. The candidate meeting
+the most checks wins, ties going to the higher PSNR. A colorizer has to be both accurate
+(PSNR, AuC) and colourful (the rest); ranking by one of them alone picks a sepia model or a
+garish one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ from colored.model import ColorizationNet
 DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
 DEFAULT_SCALES = (1.0, 0.9, 0.8, 0.7, 0.6)
 AUC_MARGIN = 0.5
+RECALL_FLOOR = 30.0
+COLORFULNESS_FLOOR = 25.0
+
+
+def checks(row: dict, gray_psnr: float) -> dict[str, bool]:
+    """The acceptance checks of one candidate (a sweep row with its tint's numbers)."""
+    return {
+        "psnr>=grey": row["psnr"] >= gray_psnr,
+        f"auc>=tint+{AUC_MARGIN:g}": row["auc"] >= row["tint_auc"] + AUC_MARGIN,
+        f"green>={RECALL_FLOOR:g}": row["green_recall"] >= RECALL_FLOOR,
+        f"blue>={RECALL_FLOOR:g}": row["blue_recall"] >= RECALL_FLOOR,
+        f"colorfulness>={COLORFULNESS_FLOOR:g}": row["colorfulness"] >= COLORFULNESS_FLOOR,
+    }
 
 
 class LogitCache:
@@ -80,17 +95,17 @@ KEYS = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_rec
 class Sweep:
     temperature: float
     scale: float
-    rows: list[dict]  # per candidate: temperature, scale, KEYS, tint_psnr, tint_auc, qualifies
+    rows: list[dict]  # per candidate: temperature, scale, KEYS, tint_psnr, tint_auc, checks, met
     gray: dict  # the grey baseline's psnr and auc
     rule: str
 
     def markdown(self) -> str:
         cols = ("psnr", "tint_psnr", "auc", "tint_auc", "colorfulness", "green_recall", "blue_recall", "red_recall")
-        lines = ["| T | scale | " + " | ".join(cols) + " | qualifies |", "|---" * (len(cols) + 3) + "|"]
+        lines = ["| T | scale | " + " | ".join(cols) + " | checks met |", "|---" * (len(cols) + 3) + "|"]
         for r in self.rows:
             mark = " **chosen**" if (r["temperature"], r["scale"]) == (self.temperature, self.scale) else ""
             lines.append(f"| {r['temperature']:g} | {r['scale']:g}{mark} | "
-                         + " | ".join(f"{r[k]:.2f}" for k in cols) + f" | {'yes' if r['qualifies'] else 'no'} |")
+                         + " | ".join(f"{r[k]:.2f}" for k in cols) + f" | {r['met']}/{len(r['checks'])} |")
         lines.append(f"\ngrey baseline: PSNR {self.gray['psnr']:.2f}, AuC {self.gray['auc']:.2f}; rule: {self.rule}")
         return "\n".join(lines)
 
@@ -112,16 +127,12 @@ def sweep(model: ColorizationNet, photos: Sequence[Photo], size: int,
             scored = run_method(name, cache.colorizer(t, s), photos, [], progress)[0]
             ours = summarise(name, scored)
             tint = summarise("tint", run_method("tint", tint_colorizer(*mean_ab(scored)), photos, [])[0])
-            qualifies = (ours.psnr >= max(gray.psnr, tint.psnr)
-                         and ours.auc >= max(gray.auc, tint.auc) + AUC_MARGIN)
-            rows.append({"temperature": t, "scale": s, **{k: getattr(ours, k) for k in KEYS},
-                         "tint_psnr": tint.psnr, "tint_auc": tint.auc, "qualifies": qualifies})
-    good = [r for r in rows if r["qualifies"]]
-    if good:
-        best = max(good, key=lambda r: r["colorfulness"])
-        rule = f"most colourful candidate with PSNR >= grey and tint, AuC >= both + {AUC_MARGIN}"
-    else:
-        best = max(rows, key=lambda r: r["psnr"])
-        rule = "no candidate beats both baselines: highest PSNR"
+            row = {"temperature": t, "scale": s, **{k: getattr(ours, k) for k in KEYS},
+                   "tint_psnr": tint.psnr, "tint_auc": tint.auc}
+            row["checks"] = checks(row, gray.psnr)
+            row["met"] = sum(row["checks"].values())
+            rows.append(row)
+    best = max(rows, key=lambda r: (r["met"], r["psnr"]))
+    rule = f"most acceptance checks met ({', '.join(best['checks'])}), then highest PSNR"
     return Sweep(temperature=best["temperature"], scale=best["scale"], rows=rows,
                  gray={"psnr": gray.psnr, "auc": gray.auc}, rule=rule)

@@ -6,8 +6,9 @@ colored/assets/colored-default.json (recipe, data digests, metrics).
 Steps:
   1. decode: the annealed-mean T and a chroma scale are swept on the run's *validation*
      photos (never the test split) through colored-batch's decode/merge path; the rule is in
-     colored.temperature (the most colourful candidate that is more accurate than both the
-     grey image and its own constant tint). `--temperature 0.38 --scale 1` skips the sweep.
+     colored.temperature (the candidate meeting the most acceptance checks: PSNR >= grey,
+     AuC >= its tint's + 0.5, green/blue recall >= 30 %, colourfulness >= 25; then PSNR).
+     `--temperature 0.38 --scale 1` skips the sweep.
   2. export at `--size` (the network is fully convolutional; the unet's encoder sees the
      input at that size): fp16, verified against PyTorch by colored-export's check.
   3. colored-eval's measures on data/default-model/images/test: grey, the model's own
