@@ -6,8 +6,9 @@ colored/assets/colored-default.json (recipe, data digests, metrics).
 Steps:
   1. decode: the annealed-mean T and a chroma scale are swept on the run's *validation*
      photos (never the test split) through colored-batch's decode/merge path; the rule is in
-     colored.temperature (the candidate meeting the most acceptance checks: PSNR >= grey,
-     AuC >= its tint's + 0.5, green/blue recall >= 30 %, colourfulness >= 25; then PSNR).
+     colored.temperature (the candidate meeting the most acceptance checks: PSNR >= grey and
+     >= its own tint's, AuC >= the tint's + 0.5, green/blue recall >= 30 %, colourfulness >= 25;
+     then the most colourful).
      `--temperature 0.38 --scale 1` skips the sweep.
   2. export at `--size` (the network is fully convolutional; the unet's encoder sees the
      input at that size): fp16, verified against PyTorch by colored-export's check.
@@ -164,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         "config_hash": contract.config_hash,
         "input_size": contract.input_size,
         "precision": contract.precision,
-        "onnx_vs_pytorch_max_abs_ab": round(parity["max_abs_ab_diff"], 4),
+        # fp16 graph vs the fp32 PyTorch model, max |ab| over pixels, per check (export.verify)
+        "onnx_vs_pytorch_max_abs_ab": {
+            "tolerance": parity["tolerance"],
+            **{f"{kind}": {str(k): round(v, 4) for k, v in parity[kind].items()}
+               for kind in ("per_batch", "per_size", "per_temperature") if kind in parity},
+        },
         "trained_image_size": train_config.get("image_size"),
         "temperature": temperature,
         "chroma_scale": scale,
