@@ -158,6 +158,9 @@ def measure(mode: str, archive: Path, out: Path, args: argparse.Namespace) -> di
     return r
 
 
+MODES = ("naive", "pipeline", "io", "model")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=60, help="images in the generated archive (default 60)")
@@ -182,6 +185,10 @@ def main() -> None:
         print(json.dumps(run_mode(args)))
         return
 
+    modes = args.modes.split(",")
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:  # an unknown name used to run the pipeline silently
+        ap.error(f"--modes: unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
     if args.model is None:
         sys.path.insert(0, str(REPO / "tests"))
         from _tiny_model import tiny_model_path
@@ -189,7 +196,7 @@ def main() -> None:
         args.model = tiny_model_path()
     archive = make_archive(args.work / f"archive-{args.count}-{args.max_mp}-{args.seed}", args.count, args.max_mp, args.seed)
     rows = []
-    for mode in args.modes.split(","):
+    for mode in modes:
         rows.append(measure(mode, archive, args.work / "out", args))
         r = rows[-1]
         print(f"{mode:>9}: {r['images_per_s']:7.2f} images/s   {r['cpu_ms_per_image']:6.0f} CPU ms/image   "
