@@ -94,6 +94,7 @@ class TrainConfig:
     temperature: float = 0.38
     weight_decay: float = 0.0
     fusion_dropout: float = 0.0
+    fusion_init: str = "zero"  # unet: the fusion conv's class columns start at zero or random (PyTorch default)
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -107,6 +108,8 @@ class TrainConfig:
             raise TrainError(f"--arch unet needs an --image-size that is a multiple of 32, got {self.image_size}")
         if self.crop_from is not None and self.crop_from < self.image_size:
             raise TrainError(f"--crop-from {self.crop_from} must be at least --image-size {self.image_size}")
+        if self.fusion_init not in ("zero", "random"):
+            raise TrainError(f"--fusion-init must be zero or random, got {self.fusion_init!r}")
         if not 0.0 <= self.rebalance_lambda <= 1.0:
             raise TrainError(f"--rebalance-lambda must be in [0, 1], got {self.rebalance_lambda}")
         if self.loss not in LOSSES:
@@ -299,6 +302,8 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
     model = build_model(config, pretrained=cfg.pretrained, weights_file=cfg.backbone_weights)
     if config.head == "classification":
         model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
+    if cfg.arch == "unet" and cfg.fusion_init == "zero":
+        model.zero_class_columns()  # no random numbers drawn: "random" keeps PyTorch's init
     return model
 
 

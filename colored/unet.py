@@ -78,17 +78,21 @@ class FusionUNet(ColorizationNet):
         self.skip_blocks = [by_stride[s][0] for s in SKIP_STRIDES]
         self.last_block = by_stride[32][0]
         self.fusion = nn.Sequential(nn.Conv2d(by_stride[32][1] + 1000, FUSION_CHANNELS, 1), nn.ReLU(inplace=True))
-        with torch.no_grad():
-            # Each class has its own column in the fusion conv, trained only by photos of that
-            # class. Zero-initialised, a class the training photos never showed adds nothing,
-            # where a random column would add noise to every photo of it.
-            self.fusion[0].weight[:, by_stride[32][1] :] = 0.0
         cin, ups = FUSION_CHANNELS, []
         for stride, cout in zip(reversed(SKIP_STRIDES), DECODER_CHANNELS):
             ups.append(UpBlock(cin, by_stride[stride][1], cout))
             cin = cout
         self.up = nn.ModuleList(ups)
         self.head = nn.Conv2d(cin, 2 if config.head == "regression" else config.num_bins, 1)
+
+    def zero_class_columns(self) -> None:
+        """Zero the fusion conv's weights on the 1000 class channels (colored-train --fusion-init zero).
+
+        Each class has its own column there, trained only by photos of that class. Zeroed, a
+        class the training photos never showed adds nothing, where a random column would add
+        noise to every photo of it."""
+        with torch.no_grad():
+            self.fusion[0].weight[:, self.fusion[0].in_channels - 1000 :] = 0.0
 
     def backbone_input(self, L: torch.Tensor) -> torch.Tensor:
         """The 3-channel grey copy of L at the input's own size, normalised for the backbone."""

@@ -169,6 +169,7 @@ def test_cli_unet_on_two_folders_with_random_crops(photos, tmp_path):
     tc = ckpt["train_config"]
     assert (tc["crop_from"], tc["aux_weight"], tc["rebalance_lambda"]) == (80, 5.0, 0.7)
     assert len(tc["data"]) == 2
+    assert tc["fusion_init"] == "zero"
     res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume"])
     assert res.exit_code == 0, res.output
     assert read_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2

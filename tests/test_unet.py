@@ -104,9 +104,11 @@ def test_onnx_export_matches_pytorch(tmp_path):
     assert report["max_abs_ab_diff"] < report["tolerance"]
 
 
-def test_class_columns_of_the_fusion_start_at_zero_and_dropout_only_trains():
+def test_class_columns_of_the_fusion_can_start_at_zero_and_dropout_only_trains():
     model = tiny_unet(fusion_dropout=0.5)
     bottom_channels = model.fusion[0].in_channels - 1000
+    assert model.fusion[0].weight[:, bottom_channels:].abs().max() > 0  # PyTorch's init
+    model.zero_class_columns()
     assert model.fusion[0].weight[:, bottom_channels:].abs().max() == 0  # unseen classes add nothing
     assert model.fusion[0].weight[:, :bottom_channels].abs().max() > 0
     with torch.no_grad():
