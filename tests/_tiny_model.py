@@ -12,11 +12,12 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=None)
-def tiny_model_path(image_size: int = 64, head: str = "regression") -> Path:
+def tiny_model_path(image_size: int = 64, head: str = "regression", dynamic: bool = True) -> Path:
     """Export an untrained 64x64 ColorizationNet with a small timm test backbone; seeded, so repeatable.
 
     With the current contract: render sizes (multiples of 8 from 64 to 1024) and, for the
-    classification head (real ab bins), the optional temperature input.
+    classification head (real ab bins), the optional temperature input. `dynamic=False`: a
+    fixed-size file as exported before render sizes existed.
     """
     import torch
 
@@ -32,7 +33,7 @@ def tiny_model_path(image_size: int = 64, head: str = "regression") -> Path:
     if head == "classification":
         model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
     out = Path(tempfile.mkdtemp(prefix="colored-tiny-")) / f"tiny-{head}.onnx"
-    export_model(model, out)
+    export_model(model, out, dynamic=dynamic)
     return out
 
 

@@ -122,17 +122,22 @@ def test_out_of_contract_size_fails_at_start_with_one_line(model, archive, tmp_p
 
 
 def test_old_fixed_size_model_runs_at_its_size_and_explains_render_size(archive, tmp_path):
-    shipped = default_model_path()
-    contract = open_session(shipped, device="cpu")[1]
-    assert contract.render_sizes is None  # the shipped default predates render sizes
-    code, text = run(archive, tmp_path / "old", "--render-size", "512")
+    old = tiny_model_path(64, "regression", dynamic=False)  # exported as before render sizes existed
+    contract = open_session(old, device="cpu")[1]
+    assert contract.render_sizes is None and contract.temperature_input is None
+    code, text = run(archive, tmp_path / "old", "--model", old, "--render-size", "512")
     lines = [line for line in text.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1
     assert f"fixed size {contract.input_size}" in lines[0] and "re-export" in lines[0]
-    code, text = run(archive, tmp_path / "t", "--temperature", "0.5")
+    code, text = run(archive, tmp_path / "t", "--model", old, "--temperature", "0.5")
     assert code == 2 and "no temperature input" in text
-    code, _ = run(archive, tmp_path / "ok", "--render-size", str(contract.input_size), "--strength", "0.5")
+    code, _ = run(archive, tmp_path / "ok", "--model", old, "--render-size", str(contract.input_size), "--strength", "0.5")
     assert code == 0
+
+
+def test_shipped_default_model_takes_the_new_controls():
+    contract = open_session(default_model_path(), device="cpu")[1]
+    assert contract.render_sizes == (128, 1024, 32) and contract.temperature_input == "T"
 
 
 def test_strength_and_temperature_options_are_checked(model, archive, tmp_path):
