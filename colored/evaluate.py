@@ -181,19 +181,25 @@ def load_photos(data: str | Path, size: int, limit: int | None = None) -> tuple[
 # ------------------------------------------------------------------ colorizers
 
 
+def gray_decoded(gray_u8: np.ndarray, name: str = "<eval>"):
+    """An 8-bit grey picture as colored-batch's decoder would hand it on (for model_input / merge)."""
+    from batch.images import DecodedImage
+
+    return DecodedImage(
+        path=Path(name), pixels=gray_u8, alpha=None, bit_depth=8, format="PNG",
+        exif=None, icc_profile=None, xmp=None, is_color=False,
+    )
+
+
 def onnx_colorizer(model_path: str | Path | None, threads: int | None = None) -> tuple[Colorizer, dict]:
     """A colorizer running an exported model exactly as colored-batch does, and facts about it."""
     from batch.colorize import merge, model_input
-    from batch.images import DecodedImage
     from batch.session import infer, open_session
 
     session, contract = open_session(model_path, device="cpu", threads=threads)
 
     def colorize(gray_u8: np.ndarray) -> np.ndarray:
-        decoded = DecodedImage(
-            path=Path("<eval>"), pixels=gray_u8, alpha=None, bit_depth=8, format="PNG",
-            exif=None, icc_profile=None, xmp=None, is_color=False,
-        )
+        decoded = gray_decoded(gray_u8)
         L = model_input(decoded, contract.input_size)[None]  # (1, 1, S, S)
         ab = infer(session, contract, L)[0]
         return merge(decoded, ab)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colored import bins
-from colored.model import AB_SCALE
+from colored.model import AB_SCALE, annealed_mean
 
 # Pixels per chunk when finding nearest bins: bounds the (pixels x 313) distance matrix to ~80 MB.
 _CHUNK = 65536
@@ -88,8 +88,7 @@ class ClassificationLoss(nn.Module):
         ce = -(log_p.gather(1, idx) * soft).sum(1)  # only the k non-zero target entries contribute
         loss = (ce * pixel_w).mean()
         if self.aux_weight:
-            p = torch.softmax(logits / self.temperature, dim=1)
-            ab = torch.einsum("nqhw,qc->nchw", p, self.centers)
+            ab = annealed_mean(logits, self.centers, self.temperature)
             target = self.pooled(target_ab.float(), tuple(logits.shape[-2:]))
             loss = loss + self.aux_weight * F.mse_loss(ab / AB_SCALE, target / AB_SCALE)
         return loss

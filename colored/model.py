@@ -76,6 +76,12 @@ class ModelConfig:
         return cls(**d)
 
 
+def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:
+    """Zhang et al.'s annealed mean: softmax(logits / T) weighted over the bin centres -> ab (N,2,H,W)."""
+    p = torch.softmax(logits / temperature, dim=1)
+    return torch.einsum("nqhw,qc->nchw", p, centers)
+
+
 class BackboneWeightsError(RuntimeError):
     """The pretrained fusion backbone could not be loaded."""
 
@@ -220,8 +226,7 @@ class ColorizationNet(nn.Module):
 
         T is `config.temperature` unless given (a float, or a 0-d tensor: the exported graph's input).
         """
-        p = torch.softmax(logits / (self.config.temperature if temperature is None else temperature), dim=1)
-        ab = torch.einsum("nqhw,qc->nchw", p, self.bin_centers)
+        ab = annealed_mean(logits, self.bin_centers, self.config.temperature if temperature is None else temperature)
         return ab if self.config.chroma_scale == 1.0 else ab * self.config.chroma_scale
 
     def predict_ab(self, L: torch.Tensor, temperature: torch.Tensor | float | None = None) -> torch.Tensor:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from colored.evaluate import GRAY, Colorizer, Photo, evaluate
+from colored.evaluate import GRAY, Colorizer, Photo, gray_decoded
 from colored.model import ColorizationNet
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
@@ -61,33 +60,23 @@ class LogitCache:
 
         key = id(gray_u8)
         if key not in self._logits:
-            L = torch.from_numpy(model_input(_decoded(gray_u8), self.size)[None])
+            L = torch.from_numpy(model_input(gray_decoded(gray_u8, "<val>"), self.size)[None])
             with torch.no_grad():
                 self._logits[key] = self.model(L)
         return self._logits[key]
 
     def colorizer(self, temperature: float, scale: float = 1.0) -> Colorizer:
+        """The model's own decode at `temperature`, with `scale` in place of its chroma_scale."""
         from batch.colorize import merge
 
-        centers = self.model.bin_centers * scale
+        relative = scale / self.model.config.chroma_scale
 
         def colorize(gray_u8: np.ndarray) -> np.ndarray:
-            logits = self.logits(gray_u8)
-            p = torch.softmax(logits / temperature, dim=1)
-            ab = torch.einsum("nqhw,qc->nchw", p, centers)
-            ab = torch.nn.functional.interpolate(ab, scale_factor=self.model.head_stride, mode="bilinear", align_corners=False)
-            return merge(_decoded(gray_u8), ab[0].numpy())
+            with torch.no_grad():
+                ab = self.model.output_to_ab(self.logits(gray_u8), temperature) * relative
+            return merge(gray_decoded(gray_u8, "<val>"), ab[0].numpy())
 
         return colorize
-
-
-def _decoded(gray_u8: np.ndarray):
-    from batch.images import DecodedImage
-
-    return DecodedImage(
-        path=Path("<val>"), pixels=gray_u8, alpha=None, bit_depth=8, format="PNG",
-        exif=None, icc_profile=None, xmp=None, is_color=False,
-    )
 
 
 KEYS = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_recall", "red_recall")
