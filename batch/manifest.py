@@ -3,9 +3,9 @@
 One line per finished file, written AFTER its output was renamed into place, so
 a file counts as done only if both its output exists (with the size recorded)
 and its entry's fingerprint (input size and mtime, model, settings, output name)
-matches this run. Each line goes out in a single O_APPEND write, which keeps
-lines whole when several processes append (a watch daemon beside a batch run)
-and leaves at most the last line torn after kill -9; unparsable lines are
+matches this run. Each line goes out in a single O_APPEND write under an flock
+on the manifest, which keeps lines whole when several processes append (a watch
+daemon beside a batch run) and leaves at most the last line torn after kill -9; unparsable lines are
 ignored. A write the disk cannot take (ENOSPC, EDQUOT, EROFS) is cut back to
 the old length and raised as OutputFull, so a full disk never tears a line.
 Names that are not UTF-8 are stored as \\udcXX escapes (batch.names) and read
@@ -109,6 +109,7 @@ class Manifest:
                     raise OutputFull(e, str(self.path)) from e
                 raise
             try:
+                _lock_file(fd)  # released by close, or by the kernel if we die
                 size = os.fstat(fd).st_size
                 if _ends_torn(fd, size):
                     line = b"\n" + line  # close off a line a killed writer left behind
@@ -116,6 +117,20 @@ class Manifest:
             finally:
                 os.close(fd)
             self._entries[result.input] = result
+
+
+def _lock_file(fd: int) -> None:
+    """Serialise appends across processes (a watch daemon beside a batch run).
+
+    O_APPEND alone keeps each write whole, but the torn-tail check before it must
+    not see another writer's line half-way (some kernels and sandboxes expose the
+    new size before the bytes), or it closes off a line that was never torn.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: single writer per output folder is all we promise there
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _ends_torn(fd: int, size: int) -> bool:
@@ -130,7 +145,7 @@ def _write_whole(fd: int, line: bytes, size: int, path: Path) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     except OSError as e:
         try:
-            os.ftruncate(fd, size)  # we hold the output lock: nobody else appended meanwhile
+            os.ftruncate(fd, size)  # we hold the manifest's flock: nobody else appended meanwhile
         except OSError:
             pass
         if out_of_space_error(e):

@@ -64,16 +64,18 @@ def _append_many(root: str, tag: str, n: int) -> None:
 
 def test_several_processes_append_whole_lines(tmp_path):
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_many, args=(str(tmp_path), tag, 150)) for tag in "ab"]
+    # enough writers and lines that a torn-tail check racing another writer's
+    # append (it used to add stray blank lines) shows up
+    procs = [ctx.Process(target=_append_many, args=(str(tmp_path), tag, 400)) for tag in "abc"]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     lines = (tmp_path / MANIFEST_NAME).read_text().splitlines()
-    assert len(lines) == 300
-    assert {json.loads(line)["input"] for line in lines} == {f"{t}/{i}.png" for t in "ab" for i in range(150)}
+    assert len(lines) == 1200 and all(lines)
+    assert {json.loads(line)["input"] for line in lines} == {f"{t}/{i}.png" for t in "abc" for i in range(400)}
     m = Manifest(tmp_path)
     before = len(m)
-    _append_many(str(tmp_path), "c", 3)
+    _append_many(str(tmp_path), "z", 3)
     m.refresh()  # picks up what another writer appended since
     assert len(m) == before + 3
