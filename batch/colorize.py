@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from batch import merge_kernel
+from batch.stopwatch import stage
 from batch.tables import lightness_lut, linear_lut
 from colored.color import XYZ_FROM_RGB
 
@@ -74,8 +76,9 @@ def model_input(decoded: "DecodedImage", size: int) -> np.ndarray:
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
     interp = cv2.INTER_AREA if (h >= size and w >= size) else cv2.INTER_LINEAR
-    small = cv2.resize(pixels, (size, size), interpolation=interp)
-    return lightness(small, decoded.is_color, decoded.lightness_lut)[None]
+    with stage("model input"):
+        small = cv2.resize(pixels, (size, size), interpolation=interp)
+        return lightness(small, decoded.is_color, decoded.lightness_lut)[None]
 
 
 def upsample_ab(ab_small: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,23 +126,57 @@ def lab_to_rgb_fast(
 STRIP_PIXELS = 1 << 20
 
 
-def merge(decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0) -> np.ndarray:
+def merge(decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0, bgr: bool = False) -> np.ndarray:
     """Colorized RGB at the original size and bit depth: original L + upsampled ab.
 
     ``strength`` scales the chroma (a, b) before the merge: 0 gives grey, 1 the model's
     colours (the array is not touched, so the output is exactly that of an unscaled merge),
-    2 twice as saturated; out-of-gamut colours are clipped as always.
+    2 twice as saturated; out-of-gamut colours are clipped as always. With ``bgr`` the
+    channels come out in OpenCV's order, for an OpenCV encoder to take as they are.
     """
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
     bits = _bits(pixels)
     if strength != 1.0:  # on the small plane: bilinear upsampling commutes with the scale
         ab_small = np.asarray(ab_small, dtype=np.float32) * np.float32(strength)
-    a, b = upsample_ab(ab_small, h, w)
+    if merge_kernel.available():
+        return _merge_compiled(decoded, ab_small, bgr)
+    with stage("ab upsample"):
+        a, b = upsample_ab(ab_small, h, w)
     out = np.empty((h, w, 3), dtype=pixels.dtype)
     step = max(1, STRIP_PIXELS // w)
     for y in range(0, h, step):
         rows = slice(y, y + step)
-        L = lightness(pixels[rows], decoded.is_color, decoded.lightness_lut)
-        lab_to_rgb_fast(L, a[rows], b[rows], bits, out=out[rows])
+        with stage("L"):
+            L = lightness(pixels[rows], decoded.is_color, decoded.lightness_lut)
+        with stage("merge"):
+            lab_to_rgb_fast(L, a[rows], b[rows], bits, out=out[rows])
+    return cv2.cvtColor(out, cv2.COLOR_RGB2BGR, dst=out) if bgr else out
+
+
+def _merge_compiled(decoded: "DecodedImage", ab_small: np.ndarray, bgr: bool) -> np.ndarray:
+    """merge() through batch.merge_kernel: strips of rows, no full-size float planes."""
+    pixels = decoded.pixels
+    h, w = pixels.shape[:2]
+    with stage("ab upsample"):  # horizontally only: the kernel interpolates between rows
+        ab = np.asarray(ab_small, dtype=np.float32)
+        a_rows, b_rows = (cv2.resize(np.ascontiguousarray(ab[i]), (w, ab.shape[-2]), interpolation=cv2.INTER_LINEAR)
+                          for i in (0, 1))
+        y0, y1, wy = merge_kernel.vertical_taps(h, ab.shape[-2])
+    out = np.empty((h, w, 3), dtype=pixels.dtype)
+    grey = pixels.ndim == 2 or not decoded.is_color
+    lut = None
+    if grey:  # L* comes from a table of the code values, looked up inside the kernel
+        lut = lightness_lut(_bits(pixels)) if decoded.lightness_lut is None else decoded.lightness_lut
+        lut = np.ascontiguousarray(lut, dtype=np.float32)
+    step = max(1, STRIP_PIXELS // w)
+    for y in range(0, h, step):
+        rows = slice(y, y + step)
+        if grey:
+            source = pixels[rows] if pixels.ndim == 2 else np.ascontiguousarray(pixels[rows, :, 0])
+        else:
+            with stage("L"):
+                source = lightness(pixels[rows], True)
+        with stage("merge"):
+            merge_kernel.merge_rows(source, lut, a_rows, b_rows, (y0[rows], y1[rows], wy[rows]), out[rows], bgr)
     return out

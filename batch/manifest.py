@@ -26,6 +26,7 @@ from batch.names import json_text
 from batch.out_of_space import OutputFull, out_of_space_error
 from batch.results import DONE, FAILED, SKIPPED, Result
 from batch.settings import Settings
+from batch.stopwatch import stage
 
 MANIFEST_NAME = ".colored-manifest.jsonl"
 
@@ -99,6 +100,10 @@ class Manifest:
 
     def record(self, result: Result) -> None:
         """Append one entry; safe from several threads and processes."""
+        with stage("manifest"):
+            self._record(result)
+
+    def _record(self, result: Result) -> None:
         line = (json_text(result.to_dict()) + "\n").encode()
         with self._lock:
             try:

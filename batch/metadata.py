@@ -210,3 +210,43 @@ def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
         raise ValueError("encoder did not produce a PNG starting with IHDR")
     ihdr_end = 8 + 12 + struct.unpack_from(">I", png, 8)[0]
     return png[:ihdr_end] + chunks + png[ihdr_end:]
+
+
+XMP_APP1_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+ICC_APP2_HEADER = b"ICC_PROFILE\x00"
+_ICC_CHUNK = 65519  # 65535 - 2 (length) - 12 (header) - 2 (sequence, count)
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    if len(payload) > 65533:
+        raise ValueError(f"JPEG APP segment payload of {len(payload)} bytes is over 65533")
+    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+
+def jpeg_metadata_segments(
+    exif: bytes | None = None, icc_profile: bytes | None = None, xmp: bytes | None = None
+) -> bytes:
+    """APP1 (EXIF), APP1 (XMP) and APP2 (ICC, split into numbered chunks) segments, as Pillow
+    writes them. EXIF and XMP must each fit one segment (see images._fit_jpeg_segments)."""
+    out = b""
+    if exif:
+        out += _jpeg_segment(0xE1, with_exif_header(exif))
+    if xmp:
+        out += _jpeg_segment(0xE1, XMP_APP1_HEADER + xmp)
+    if icc_profile:
+        chunks = [icc_profile[i : i + _ICC_CHUNK] for i in range(0, len(icc_profile), _ICC_CHUNK)]
+        if len(chunks) > 255:
+            raise ValueError("ICC profile too large for a JPEG (over 255 APP2 chunks)")
+        for n, chunk in enumerate(chunks, 1):
+            out += _jpeg_segment(0xE2, ICC_APP2_HEADER + bytes((n, len(chunks))) + chunk)
+    return out
+
+
+def insert_jpeg_segments(jpeg: bytes, segments: bytes) -> bytes:
+    """Insert ready-made APPn segments after SOI and the encoder's JFIF APP0, before any table."""
+    if not jpeg.startswith(b"\xff\xd8"):
+        raise ValueError("encoder did not produce a JPEG starting with SOI")
+    at = 2
+    if jpeg[2:4] == b"\xff\xe0":  # JFIF must stay first (its spec asks for it right after SOI)
+        at = 4 + struct.unpack_from(">H", jpeg, 4)[0]
+    return jpeg[:at] + segments + jpeg[at:]

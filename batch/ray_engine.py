@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import cv2
 import numpy as np
 
 from batch import images
@@ -164,6 +165,7 @@ def _pending(row: dict[str, Any]) -> bool:
 
 def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str, Any]:
     """prepare() one file; keep only its small network input (the full image is dropped here)."""
+    cv2.setNumThreads(1)  # a task holds one CPU: OpenCV's own threads would only contend for it
     out = prepare(_row_job(row), size, settings, row["fingerprint"])
     if isinstance(out, Result):  # failed, or skipped (--skip-color): nothing to infer
         return {**row, "L": np.zeros((1, size, size), np.float32), "result": json.dumps(out.to_dict()),
@@ -208,6 +210,7 @@ class Colorizer:
 
 def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Decode the original again, then the local engine's finish(): merge, encode, atomic write."""
+    cv2.setNumThreads(1)
     if not _pending(row):
         return {"result": row["result"]}
     job = _row_job(row)

@@ -4,11 +4,14 @@
     python bench/bench_batch.py --count 200 --max-mp 12  # the issue's full-size archive
     python bench/bench_batch.py --model colored.onnx --rss-counts 200,2000
     python bench/bench_batch.py --modes pipeline --count 8 --render-size 512   # a render size (issue 13)
+    python bench/bench_batch.py --modes io,codec --count 40 --max-mp 12        # the colour path against the codec floor
+    python bench/bench_batch.py --profile --count 40 --max-mp 12               # where the io path's time goes, per stage
 
 Modes, each run in a fresh subprocess so its peak RSS is its own:
   naive     decode -> infer -> encode, one image at a time (prepare/infer/finish in a loop)
   pipeline  batch.pipeline.process: threaded decode/encode overlapped with batched inference
   io        the pipeline with zeros instead of the network: decode + colour conversion + encode alone
+  codec     the floor: OpenCV decodes each file and encodes a colour image of its size and format
   model     the network alone on random L batches
 The pipeline's ceiling is min(model, io). Without --model a tiny untrained model is
 exported (needs torch); its network is nearly free, so the ceiling is the I/O path.
@@ -34,11 +37,11 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 
-def make_archive(root: Path, count: int, max_mp: float, seed: int) -> Path:
+def make_archive(root: Path, count: int, max_mp: float, seed: int, formats: str = "mixed") -> Path:
     import cv2
     from skimage import data
 
-    marker = root / f".complete-{count}-{max_mp}-{seed}"
+    marker = root / f".complete-{count}-{max_mp}-{seed}-{formats}"
     if marker.exists():
         return root
     shutil.rmtree(root, ignore_errors=True)
@@ -58,7 +61,7 @@ def make_archive(root: Path, count: int, max_mp: float, seed: int) -> Path:
         img = np.clip(img, 0, 255).astype(np.uint8)
         folder = root / f"box{i % 4}" / f"roll{i % 3}"
         folder.mkdir(parents=True, exist_ok=True)
-        if i % 5 == 4:
+        if formats == "png" or (formats == "mixed" and i % 5 == 4):
             cv2.imwrite(str(folder / f"img{i:05d}.png"), img)
         else:
             cv2.imwrite(str(folder / f"img{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -108,6 +111,8 @@ def run_mode(args: argparse.Namespace) -> dict:
         L = np.random.default_rng(0).uniform(0, 100, (args.batch_size, 1, S, S)).astype(np.float32)
         for _ in range(0, len(jobs), args.batch_size):
             infer(session, contract, L)
+    elif args.mode == "codec":
+        codec_floor(jobs, settings.quality, args.workers)
     elif args.mode == "naive":
         for job in jobs:
             p = prepare(job, render_size(settings, contract), settings)
@@ -122,6 +127,124 @@ def run_mode(args: argparse.Namespace) -> dict:
             raise RuntimeError(f"{len(bad)} failed, e.g. {bad[0].input}: {bad[0].reason}")
     return {"images": len(jobs), "seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu_start,
             "peak_rss_mb": peak_rss_mb()}
+
+
+def floor_decode(path: Path) -> np.ndarray:
+    """The codec floor's decode: the file's bytes through OpenCV, as stored."""
+    import cv2
+
+    return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def floor_encode(pixels: np.ndarray, suffix: str, quality: int) -> bytes:
+    """The codec floor's encode: a 3-channel image of the decoded size and depth, same
+    format and settings as colored-batch writes (JPEG at --quality, PNG zlib 3 + Up filter)."""
+    import cv2
+
+    from batch.images import PNG_PARAMS
+
+    colour = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR) if pixels.ndim == 2 else pixels
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else list(PNG_PARAMS)
+    ok, buf = cv2.imencode(suffix, colour, params)
+    if not ok:
+        raise RuntimeError(f"OpenCV cannot encode {suffix}")
+    return buf.tobytes()
+
+
+def codec_floor(jobs: list, quality: int, workers: int) -> None:
+    """Decode each input and encode a colour image of its size and format: the least any
+    colorizer must spend on these files. OpenCV's libjpeg-turbo and libpng are the fastest
+    codecs among the runtime's dependencies (Pillow's JPEG encode measured 1.3x slower)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job) -> None:
+        data = floor_encode(floor_decode(job.input), job.output.suffix.lower(), quality)
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        job.output.write_bytes(data)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, jobs))
+
+
+def wide_archive(src: Path, root: Path, count: int) -> Path:
+    """16-bit PNG and TIFF copies of the first `count` images of `src`, for the profile."""
+    import cv2
+
+    marker = root / f".complete-{count}"
+    if marker.exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    files = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith("."))[:count]
+    rng = np.random.default_rng(0)
+    for i, f in enumerate(files):
+        grey = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE).astype(np.uint16) * 257
+        grey += rng.integers(0, 257, grey.shape, dtype=np.uint16)  # use the low byte as a 16-bit scan would
+        cv2.imwrite(str(root / f"wide{i:03d}.png"), grey)
+        cv2.imwrite(str(root / f"wide{i:03d}.tif"), grey)
+    marker.touch()
+    return root
+
+
+def profile_stages(args: argparse.Namespace) -> dict:
+    """CPU seconds per stage (batch.stopwatch) of the io path, one file after the other on one
+    thread, and of the codec floor on the same files; grouped by format and bit depth."""
+    import cv2
+
+    from batch import stopwatch
+    from batch.jobs import plan_jobs
+    from batch.manifest import Manifest
+    from batch.pipeline import finish, prepare
+    from batch.render import render_size, resolve
+    from batch.session import open_session
+    from batch.settings import Settings
+
+    cv2.setNumThreads(1)  # one thread: process CPU time is then the stage's own
+    _, contract = open_session(args.model, threads=1)
+    settings = resolve(Settings(format="keep", render_size=args.render_size), contract, args.model)
+    S = render_size(settings, contract)
+    groups: dict[str, dict] = {}
+    for archive in (args.archive, args.wide):
+        out = args.out / archive.name
+        shutil.rmtree(out, ignore_errors=True)
+        manifest = Manifest(out)
+        for job in plan_jobs(archive, out, settings):
+            with stopwatch.collect() as t:
+                p = prepare(job, S, settings)
+                ab = np.zeros((2, S, S), np.float32)  # as the io mode: the network's time is not the path's
+                manifest.record(finish(job, p, ab, settings))
+            d = p.decoded
+            key = f"{d.format} {d.bit_depth}-bit"
+            g = groups.setdefault(key, {"files": 0, "megapixels": 0.0, "stages": {}, "floor": {}})
+            g["files"] += 1
+            g["megapixels"] += d.pixels.shape[0] * d.pixels.shape[1] / 1e6
+            for name, sec in t.items():
+                g["stages"][name] = g["stages"].get(name, 0.0) + sec
+            for name, fn in (("decode", lambda: floor_decode(job.input)),
+                             ("encode", lambda: floor_encode(pixels, job.output.suffix.lower(), settings.quality))):
+                start = time.process_time()
+                pixels = fn() if name == "decode" else (fn(), pixels)[1]
+                g["floor"][name] = g["floor"].get(name, 0.0) + time.process_time() - start
+    return groups
+
+
+def print_profile(groups: dict) -> None:
+    from batch.stopwatch import STAGES
+
+    keys = sorted(groups)
+    print("\nCPU ms per megapixel, one thread (batch.stopwatch stages):")
+    print(f"{'stage':>20} " + " ".join(f"{k:>14}" for k in keys))
+    print(f"{'files':>20} " + " ".join(f"{groups[k]['files']:>14}" for k in keys))
+    for name in STAGES:
+        print(f"{name:>20} " + " ".join(f"{1000 * groups[k]['stages'].get(name, 0) / groups[k]['megapixels']:14.2f}"
+                                      for k in keys))
+    totals = {k: sum(groups[k]["stages"].values()) / groups[k]["megapixels"] * 1000 for k in keys}
+    floors = {k: sum(groups[k]["floor"].values()) / groups[k]["megapixels"] * 1000 for k in keys}
+    print(f"{'io path':>20} " + " ".join(f"{totals[k]:14.2f}" for k in keys))
+    for name in ("decode", "encode"):
+        print(f"{'floor ' + name:>20} " + " ".join(
+            f"{1000 * groups[k]['floor'][name] / groups[k]['megapixels']:14.2f}" for k in keys))
+    print(f"{'io / floor':>20} " + " ".join(f"{totals[k] / floors[k]:14.2f}" for k in keys))
 
 
 def cpu_seconds() -> float:
@@ -143,9 +266,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(mode: str, archive: Path, out: Path, args: argparse.Namespace) -> dict:
+def run_child(mode: str, archive: Path, out: Path, args: argparse.Namespace, extra: tuple[str, ...] = ()):
+    """One measurement in a fresh subprocess (its peak RSS is its own); its JSON answer."""
     cmd = [sys.executable, __file__, "--child", mode, "--archive", str(archive), "--out", str(out),
-           "--model", str(args.model), "--workers", str(args.workers), "--batch-size", str(args.batch_size)]
+           "--model", str(args.model), "--workers", str(args.workers), "--batch-size", str(args.batch_size), *extra]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     if args.render_size:
@@ -153,12 +277,16 @@ def measure(mode: str, archive: Path, out: Path, args: argparse.Namespace) -> di
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"mode {mode} failed (exit status {proc.returncode})")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(mode: str, archive: Path, out: Path, args: argparse.Namespace) -> dict:
+    r = run_child(mode, archive, out, args)
     r.update(mode=mode, images_per_s=r["images"] / r["seconds"], cpu_ms_per_image=1000 * r["cpu_seconds"] / r["images"])
     return r
 
 
-MODES = ("naive", "pipeline", "io", "model")
+MODES = ("naive", "pipeline", "io", "codec", "model")
 
 
 def main() -> None:
@@ -172,17 +300,23 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     ap.add_argument("--modes", default="naive,pipeline,io,model")
     ap.add_argument("--render-size", type=int, default=None, help="network input size (default: the model's own)")
+    ap.add_argument("--formats", choices=("mixed", "png", "jpeg"), default="mixed",
+                    help="archive files: mixed = 80%% JPEG / 20%% PNG (default), or all PNG / all JPEG")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead of the modes: CPU ms per megapixel of each stage of the io path and of the "
+                         "codec floor, one thread, for the archive's JPEG/PNG files and 16-bit PNG/TIFF copies")
     ap.add_argument("--rss-counts", default="", help="e.g. 200,2000: pipeline peak RSS on archives of these sizes (hard links)")
     ap.add_argument("--rss-max-mp", type=float, default=1.0, help="image size for the RSS archives")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "colored-bench")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--archive", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--wide", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         args.mode = args.child
-        print(json.dumps(run_mode(args)))
+        print(json.dumps(profile_stages(args) if args.mode == "profile" else run_mode(args)))
         return
 
     modes = args.modes.split(",")
@@ -194,7 +328,16 @@ def main() -> None:
         from _tiny_model import tiny_model_path
 
         args.model = tiny_model_path()
-    archive = make_archive(args.work / f"archive-{args.count}-{args.max_mp}-{args.seed}", args.count, args.max_mp, args.seed)
+    name = f"archive-{args.count}-{args.max_mp}-{args.seed}" + ("" if args.formats == "mixed" else f"-{args.formats}")
+    archive = make_archive(args.work / name, args.count, args.max_mp, args.seed, args.formats)
+    if args.profile:
+        wide = wide_archive(archive, args.work / f"wide-{name}", 4)
+        groups = run_child("profile", archive, args.work / "profile-out", args, ("--wide", str(wide)))
+        print_profile(groups)
+        if args.json:
+            args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "profile": groups},
+                                            indent=2))
+        return
     rows = []
     for mode in modes:
         rows.append(measure(mode, archive, args.work / "out", args))
@@ -204,6 +347,10 @@ def main() -> None:
     by = {r["mode"]: r["images_per_s"] for r in rows}
     if {"naive", "pipeline"} <= by.keys():
         print(f"pipeline / naive = {by['pipeline'] / by['naive']:.2f}x (target >= 2x)")
+    if {"io", "codec"} <= by.keys():
+        cpu = {r["mode"]: r["cpu_ms_per_image"] for r in rows}
+        print(f"io / codec = {cpu['io'] / cpu['codec']:.2f} in CPU time, {by['codec'] / by['io']:.2f} in wall time "
+              "(target <= 1.25)")
     if {"pipeline", "io", "model"} <= by.keys():
         bound = min(by["io"], by["model"])
         print(f"pipeline / min(io, model) = {by['pipeline'] / bound:.0%} (target >= 85%)")

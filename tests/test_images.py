@@ -247,6 +247,35 @@ def test_metadata_round_trip(tmp_path, rgb, fmt, depth):
         assert np.array_equal(img.pixels, pixels)
 
 
+def test_jpeg_is_written_as_pillow_would_write_it(tmp_path):
+    # The JPEG encoder moved from Pillow to OpenCV (issue 14): same libjpeg-turbo settings,
+    # so the same pixels come back, and the metadata segments are where readers look.
+    photo = skdata.astronaut()
+    encode(tmp_path / "ours.jpg", photo, exif=make_exif(), icc_profile=md.srgb_profile(), xmp=XMP, quality=90)
+    Image.fromarray(photo).save(tmp_path / "pillow.jpg", quality=90)
+    with Image.open(tmp_path / "ours.jpg") as ours, Image.open(tmp_path / "pillow.jpg") as theirs:
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+        assert ours.info["jfif"] and ours.getexif()[271] == "ScanCo"
+    data = (tmp_path / "ours.jpg").read_bytes()
+    assert data.index(b"JFIF") < data.index(b"Exif") < data.index(b"http://ns.adobe.com/xap") < data.index(b"ICC_PROFILE")
+
+
+def test_jpeg_icc_profile_over_one_segment_is_split_and_joined(tmp_path, rgb):
+    icc = md.srgb_profile()
+    big = icc + bytes(150_000)  # padded past two APP2 segments; readers join the chunks back
+    encode(tmp_path / "o.jpg", rgb, icc_profile=big)
+    with Image.open(tmp_path / "o.jpg") as im:
+        assert im.info["icc_profile"] == big
+    assert (tmp_path / "o.jpg").read_bytes().count(b"ICC_PROFILE\x00") == 3
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])
+def test_bgr_pixels_give_the_same_file(tmp_path, rgb, fmt):
+    encode(tmp_path / "rgb", rgb, format=fmt)
+    encode(tmp_path / "bgr", np.ascontiguousarray(rgb[..., ::-1]), format=fmt, bgr=True)
+    assert (tmp_path / "rgb").read_bytes() == (tmp_path / "bgr").read_bytes()
+
+
 def test_tiff_source_exif_keeps_descriptive_tags_only(tmp_path, rgb):
     path = tmp_path / "s.tif"
     Image.fromarray(rgb).save(path, exif=make_exif())
