@@ -13,12 +13,14 @@ few full-size temporaries as possible. Accuracy against ``colored.color``
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from batch import merge_kernel
+from batch import area, merge_kernel
+from batch.scratch import scratch
 from batch.stopwatch import stage
 from batch.tables import lightness_lut, linear_lut
 from colored.color import XYZ_FROM_RGB
@@ -75,9 +77,11 @@ def model_input(decoded: "DecodedImage", size: int) -> np.ndarray:
     """
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
-    interp = cv2.INTER_AREA if (h >= size and w >= size) else cv2.INTER_LINEAR
     with stage("model input"):
-        small = cv2.resize(pixels, (size, size), interpolation=interp)
+        if h >= size and w >= size:
+            small = area.shrink(pixels, size)
+        else:
+            small = cv2.resize(pixels, (size, size), interpolation=cv2.INTER_LINEAR)
         return lightness(small, decoded.is_color, decoded.lightness_lut)[None]
 
 
@@ -126,13 +130,17 @@ def lab_to_rgb_fast(
 STRIP_PIXELS = 1 << 20
 
 
-def merge(decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0, bgr: bool = False) -> np.ndarray:
+def merge(
+    decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0, bgr: bool = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Colorized RGB at the original size and bit depth: original L + upsampled ab.
 
     ``strength`` scales the chroma (a, b) before the merge: 0 gives grey, 1 the model's
     colours (the array is not touched, so the output is exactly that of an unscaled merge),
     2 twice as saturated; out-of-gamut colours are clipped as always. With ``bgr`` the
-    channels come out in OpenCV's order, for an OpenCV encoder to take as they are.
+    channels come out in OpenCV's order, for an OpenCV encoder to take as they are. With
+    ``out`` (H x W x 3, the pixels' dtype) the result is written there.
     """
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
@@ -140,10 +148,10 @@ def merge(decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0, 
     if strength != 1.0:  # on the small plane: bilinear upsampling commutes with the scale
         ab_small = np.asarray(ab_small, dtype=np.float32) * np.float32(strength)
     if merge_kernel.available():
-        return _merge_compiled(decoded, ab_small, bgr)
+        return _merge_compiled(decoded, ab_small, bgr, out)
     with stage("ab upsample"):
         a, b = upsample_ab(ab_small, h, w)
-    out = np.empty((h, w, 3), dtype=pixels.dtype)
+    out = np.empty((h, w, 3), dtype=pixels.dtype) if out is None else out
     step = max(1, STRIP_PIXELS // w)
     for y in range(0, h, step):
         rows = slice(y, y + step)
@@ -154,16 +162,17 @@ def merge(decoded: "DecodedImage", ab_small: np.ndarray, strength: float = 1.0, 
     return cv2.cvtColor(out, cv2.COLOR_RGB2BGR, dst=out) if bgr else out
 
 
-def _merge_compiled(decoded: "DecodedImage", ab_small: np.ndarray, bgr: bool) -> np.ndarray:
+def _merge_compiled(decoded: "DecodedImage", ab_small: np.ndarray, bgr: bool, out: np.ndarray | None) -> np.ndarray:
     """merge() through batch.merge_kernel: strips of rows, no full-size float planes."""
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
     with stage("ab upsample"):  # horizontally only: the kernel interpolates between rows
         ab = np.asarray(ab_small, dtype=np.float32)
-        a_rows, b_rows = (cv2.resize(np.ascontiguousarray(ab[i]), (w, ab.shape[-2]), interpolation=cv2.INTER_LINEAR)
+        a_rows, b_rows = (cv2.resize(np.ascontiguousarray(ab[i]), (w, ab.shape[-2]), interpolation=cv2.INTER_LINEAR,
+                                     dst=scratch(f"ab rows {i}", (ab.shape[-2], w), np.float32))
                           for i in (0, 1))
         y0, y1, wy = merge_kernel.vertical_taps(h, ab.shape[-2])
-    out = np.empty((h, w, 3), dtype=pixels.dtype)
+    out = np.empty((h, w, 3), dtype=pixels.dtype) if out is None else out
     grey = pixels.ndim == 2 or not decoded.is_color
     lut = None
     if grey:  # L* comes from a table of the code values, looked up inside the kernel
@@ -180,3 +189,15 @@ def _merge_compiled(decoded: "DecodedImage", ab_small: np.ndarray, bgr: bool) ->
         with stage("merge"):
             merge_kernel.merge_rows(source, lut, a_rows, b_rows, (y0[rows], y1[rows], wy[rows]), out[rows], bgr)
     return out
+
+
+def warm_up() -> None:
+    """Load the compiled loops for grey 8- and 16-bit pictures now rather than inside the first
+    file's time (~0.3 s once per process, from numba's disk cache; for benchmarks)."""
+    for dtype in (np.uint8, np.uint16):
+        for writable in (True, False):  # decoders hand out both; numba compiles each
+            pixels = np.zeros((63, 61), dtype)
+            pixels.flags.writeable = writable
+            d = SimpleNamespace(pixels=pixels, is_color=False, lightness_lut=None)  # what the two read
+            merge(d, np.zeros((2, 8, 8), np.float32), bgr=True)
+            model_input(d, 8)

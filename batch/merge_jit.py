@@ -1,15 +1,13 @@
-"""The compiled loops of batch.merge_kernel (imported only where numba is installed).
+"""The compiled loop of batch.merge_kernel (imported only where numba is available).
 
-Module-level functions with module-level constants, so numba can cache the machine
-code on disk (beside this file, or in the user's cache directory): a new process
-loads it in ~0.1 s instead of compiling for ~1 s.
+Module-level functions and constants, so numba can cache the machine code on disk.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from batch.jit import compiled, inline
 from colored.color import RGB_FROM_XYZ, WHITE_D65
 
 F = np.float32
@@ -26,26 +24,12 @@ P0, P1, P2, P3, P4, P5, P6, P7 = (F(v) for v in (
 F_EPS, INV_KAPPA, F16 = F(0.2068966), F(1 / 7.787), F(16 / 116)  # as colored.color's Lab
 
 
-# No reassociation and no fused multiply-add contraction: the RGB and BGR loops (and any
-# two compilations) then round every pixel identically, so outputs do not depend on
-# which encoder a file goes to. Neither is needed for this loop to vectorise.
-_FAST = {"nnan", "ninf", "nsz", "arcp", "afn"}
-
-
-def _jit(fn):
-    opts = dict(nogil=True, fastmath=_FAST, error_model="numpy", boundscheck=False)
-    try:
-        return numba.njit(cache=True, **opts)(fn)
-    except RuntimeError:  # no writable cache directory anywhere: compile in each process
-        return numba.njit(**opts)(fn)
-
-
-@numba.njit(inline="always", fastmath=_FAST)
+@inline
 def _f_inv(t):
     return t * t * t if t > F_EPS else (t - F16) * INV_KAPPA
 
 
-@numba.njit(inline="always", fastmath=_FAST)
+@inline
 def _srgb(v):
     v = min(max(v, F(0)), F(1))
     q = np.sqrt(np.sqrt(v))
@@ -54,51 +38,75 @@ def _srgb(v):
     return min(fit, F(1)) if v > F(0.0031308) else F(12.92) * v  # 1: no wrap-around past white
 
 
-@numba.njit(inline="always", fastmath=_FAST)
-def _pixel(L, a, b, scale):
-    # Returns the three values rather than storing them: stores inside an inlined helper
-    # kept LLVM from vectorising the loop (4-5x slower).
+@inline
+def _linear(L, a, b):
+    """Lab -> linear sRGB (unclipped)."""
     fy = (L + F(16)) * F(1 / 116)
     fx = fy + a * F(0.002)
     fz = max(fy - b * F(0.005), F(0))  # Z >= 0, as colored.color clips it
     X = _f_inv(fx)
     Y = _f_inv(fy)
     Z = _f_inv(fz)
-    return (np.int32(_srgb(M00 * X + M01 * Y + M02 * Z) * scale + F(0.5)),
-            np.int32(_srgb(M10 * X + M11 * Y + M12 * Z) * scale + F(0.5)),
-            np.int32(_srgb(M20 * X + M21 * Y + M22 * Z) * scale + F(0.5)))
+    return M00 * X + M01 * Y + M02 * Z, M10 * X + M11 * Y + M12 * Z, M20 * X + M21 * Y + M22 * Z
 
 
-@_jit
-def merge_rows(src, lut, a_rows, b_rows, y0, y1, wy, out, scale, bgr):
+@inline
+def _code16(v):
+    # Returns rather than stores: stores inside an inlined helper kept LLVM from vectorising.
+    return np.int32(_srgb(v) * F(65535) + F(0.5))
+
+
+@inline
+def _index(v):
+    """A linear value in [0, 1] as an index into the 8-bit table (1/65535 steps)."""
+    return np.int32(min(max(v, F(0)), F(1)) * F(65535) + F(0.5))
+
+
+@compiled
+def merge_rows(src, lut, a_rows, b_rows, y0, y1, wy, out, gamma8, bgr):
     """Output pixels of a strip of rows.
 
     src: (h, w) grey code values with `lut` their L* (256 or 65536 float32), or float32 L*
     with lut None. a_rows, b_rows: (S, w) float32 ab upsampled horizontally; y0, y1, wy:
-    each row's vertical taps; out: (h, 3w) uint8/uint16; bgr: OpenCV's channel order.
+    each row's vertical taps; out: (h, 3w) uint8 or uint16; gamma8: the 8-bit sRGB code
+    of each linear value in 1/65535 steps (used for uint8 out); bgr: OpenCV's order.
     """
     L = np.empty(src.shape[1], np.float32)
+    index = np.empty(out.shape[1], np.int32)
+    eight = out.itemsize == 1
+    ri, bi = (2, 0) if bgr else (0, 2)
     for i in range(src.shape[0]):
         w1 = wy[i]
         w0 = F(1) - w1
         a0, a1, b0, b1 = a_rows[y0[i]], a_rows[y1[i]], b_rows[y0[i]], b_rows[y1[i]]
         line, dst = src[i], out[i]
-        # The table lookup in a loop of its own: a gather inside the main loop keeps it scalar.
+        # Table lookups get loops of their own: a gather inside the arithmetic loop keeps it scalar.
         if lut is None:
             L[:] = line
         else:
             for k in range(L.shape[0]):
                 L[k] = lut[line[k]]
-        # Channel order as two loops: an offset known only at run time keeps a loop scalar.
-        if bgr:
+        if eight:  # the sRGB curve by table: cheaper than computing it, exact to the 8-bit level
             for k in range(L.shape[0]):
-                r, g, b = _pixel(L[k], a0[k] * w0 + a1[k] * w1, b0[k] * w0 + b1[k] * w1, scale)
-                dst[3 * k] = b
-                dst[3 * k + 1] = g
-                dst[3 * k + 2] = r
+                r, g, b = _linear(L[k], a0[k] * w0 + a1[k] * w1, b0[k] * w0 + b1[k] * w1)
+                index[3 * k] = _index(r)
+                index[3 * k + 1] = _index(g)
+                index[3 * k + 2] = _index(b)
+            if bgr:
+                for k in range(L.shape[0]):
+                    dst[3 * k] = gamma8[index[3 * k + 2]]
+                    dst[3 * k + 1] = gamma8[index[3 * k + 1]]
+                    dst[3 * k + 2] = gamma8[index[3 * k]]
+            else:
+                for k in range(index.shape[0]):
+                    dst[k] = gamma8[index[k]]
         else:
             for k in range(L.shape[0]):
-                r, g, b = _pixel(L[k], a0[k] * w0 + a1[k] * w1, b0[k] * w0 + b1[k] * w1, scale)
-                dst[3 * k] = r
-                dst[3 * k + 1] = g
-                dst[3 * k + 2] = b
+                r, g, b = _linear(L[k], a0[k] * w0 + a1[k] * w1, b0[k] * w0 + b1[k] * w1)
+                index[3 * k] = _code16(r)
+                index[3 * k + 1] = _code16(g)
+                index[3 * k + 2] = _code16(b)
+            for k in range(L.shape[0]):
+                dst[3 * k + ri] = index[3 * k]
+                dst[3 * k + 1] = index[3 * k + 1]
+                dst[3 * k + bi] = index[3 * k + 2]

@@ -8,27 +8,28 @@ per pixel in one pass that the compiler vectorises, reading the grey code values
 writing the output pixels directly: no full-size float temporaries at all
 (~3.5 ms/MP on one core of the same machine).
 
-Two approximations, both far below one 8-bit level (tests/test_merge_kernel.py):
-the sRGB curve is a fit in square roots, and a and b are interpolated vertically in
-float32 by the kernel (cv2.resize does the horizontal half, with half-pixel centres
-as before).
+The sRGB curve comes from a table of linear values in 1/65535 steps for 8-bit
+output (gamma8) and from a polynomial fit for 16-bit output; a and b are
+interpolated vertically by the kernel (cv2.resize does the horizontal half, with
+half-pixel centres as before). Both stay within one 8-bit level of colored.color
+(tests/test_merge_kernel.py).
 
-`available()` is False where numba is missing or COLORED_NO_JIT is set;
+`available()` is False where numba is missing or COLORED_NO_JIT is set (batch.jit);
 batch.colorize then takes its OpenCV path, which stays the reference.
 """
 
 from __future__ import annotations
 
-import os
+from functools import lru_cache
 
 import numpy as np
 
-try:  # numba is a runtime dependency; the OpenCV path covers platforms without it
-    if os.environ.get("COLORED_NO_JIT"):
-        raise ImportError("COLORED_NO_JIT is set")
+from batch import jit
+from colored.color import linear_to_srgb
+
+merge_jit = None
+if jit.available():
     from batch import merge_jit
-except ImportError:
-    merge_jit = None
 
 
 def available() -> bool:
@@ -47,6 +48,13 @@ def vertical_taps(height: int, small: int) -> tuple[np.ndarray, np.ndarray, np.n
     return y0.astype(np.int32), np.minimum(y0 + 1, small - 1).astype(np.int32), w
 
 
+@lru_cache(maxsize=1)
+def gamma8() -> np.ndarray:
+    """The 8-bit sRGB code of every linear value in steps of 1/65535 (64 KB). The sRGB curve's
+    steepest slope is 12.92, so a step moves the exact code by at most 0.05 of a level."""
+    return np.rint(linear_to_srgb(np.arange(65536, dtype=np.float64) / 65535) * 255).astype(np.uint8)
+
+
 def merge_rows(
     src: np.ndarray, lut: np.ndarray | None, a_rows: np.ndarray, b_rows: np.ndarray,
     taps: tuple[np.ndarray, np.ndarray, np.ndarray], out: np.ndarray, bgr: bool = False,
@@ -57,5 +65,4 @@ def merge_rows(
     float32 L* with lut None. a_rows, b_rows: (S, W) float32, the network's ab upsampled
     horizontally only. taps: this strip's slice of vertical_taps().
     """
-    merge_jit.merge_rows(src, lut, a_rows, b_rows, *taps, out.reshape(out.shape[0], -1),
-                         np.float32(255 if out.dtype == np.uint8 else 65535), bgr)
+    merge_jit.merge_rows(src, lut, a_rows, b_rows, *taps, out.reshape(out.shape[0], -1), gamma8(), bgr)

@@ -204,12 +204,18 @@ def png_metadata_chunks(
     return out
 
 
-def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
-    """Insert ready-made chunks right after IHDR (so before PLTE and IDAT, as the spec asks)."""
-    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
+def png_chunk_offset(png: bytes | memoryview) -> int:
+    """Where metadata chunks go in an encoded PNG: right after IHDR (before PLTE and IDAT, as the
+    spec asks)."""
+    if bytes(png[:8]) != b"\x89PNG\r\n\x1a\n" or bytes(png[12:16]) != b"IHDR":
         raise ValueError("encoder did not produce a PNG starting with IHDR")
-    ihdr_end = 8 + 12 + struct.unpack_from(">I", png, 8)[0]
-    return png[:ihdr_end] + chunks + png[ihdr_end:]
+    return 8 + 12 + struct.unpack_from(">I", png, 8)[0]
+
+
+def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
+    """Insert ready-made chunks right after IHDR."""
+    at = png_chunk_offset(png)
+    return png[:at] + chunks + png[at:]
 
 
 XMP_APP1_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -242,11 +248,11 @@ def jpeg_metadata_segments(
     return out
 
 
-def insert_jpeg_segments(jpeg: bytes, segments: bytes) -> bytes:
-    """Insert ready-made APPn segments after SOI and the encoder's JFIF APP0, before any table."""
-    if not jpeg.startswith(b"\xff\xd8"):
+def jpeg_segment_offset(jpeg: bytes | memoryview) -> int:
+    """Where APPn segments go in an encoded JPEG: after SOI and the encoder's JFIF APP0 (which
+    its spec wants first), before any table."""
+    if bytes(jpeg[:2]) != b"\xff\xd8":
         raise ValueError("encoder did not produce a JPEG starting with SOI")
-    at = 2
-    if jpeg[2:4] == b"\xff\xe0":  # JFIF must stay first (its spec asks for it right after SOI)
-        at = 4 + struct.unpack_from(">H", jpeg, 4)[0]
-    return jpeg[:at] + segments + jpeg[at:]
+    if bytes(jpeg[2:4]) == b"\xff\xe0":
+        return 4 + struct.unpack_from(">H", jpeg, 4)[0]
+    return 2

@@ -35,6 +35,7 @@ from batch.out_of_space import OutputFull, out_of_space_error
 from batch.render import render_size, resolve
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.session import infer
+from batch.scratch import scratch
 from batch.settings import Settings
 
 __all__ = ["Prepared", "prepare", "infer", "finish", "fail", "triage", "process", "model_key"]
@@ -82,7 +83,8 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
     d = prepared.decoded
     try:
         bgr = images.takes_bgr(job.output_format, d.alpha is not None)  # OpenCV's encoders: no conversion
-        pixels = merge(d, ab, settings.strength, bgr=bgr)
+        out = scratch("merged", (*d.pixels.shape[:2], 3), d.pixels.dtype)  # encoded before this thread's next file
+        pixels = merge(d, ab, settings.strength, bgr=bgr, out=out)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         notes = images.encode(
             job.output, pixels, alpha=d.alpha, exif=d.exif, icc_profile=d.icc_profile, xmp=d.xmp,

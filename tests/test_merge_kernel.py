@@ -121,3 +121,39 @@ def test_no_jit_environment_variable_falls_back_to_opencv():
     env = dict(os.environ, COLORED_NO_JIT="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_whole_colour_path_on_the_sample_archive_within_one_level(monkeypatch):
+    # decode -> model input (area shrink) -> the default model -> merge, with the compiled
+    # loops and with the OpenCV path they replaced: the pixels handed to the encoder.
+    from pathlib import Path
+
+    from batch import area
+    from batch.jobs import plan_jobs
+    from batch.pipeline import prepare
+    from batch.render import render_size, resolve
+    from batch.session import infer, open_session
+    from batch.settings import Settings
+
+    session, contract = open_session(None)
+    settings = resolve(Settings(), contract, "the default model")
+    size = render_size(settings, contract)
+    archive = Path(__file__).resolve().parent.parent / "samples" / "archive"
+    jobs = list(plan_jobs(archive, Path("/nonexistent-out"), settings))
+    assert len(jobs) >= 5
+
+    def pixels_for_encoder(job) -> np.ndarray:
+        p = prepare(job, size, settings)
+        ab = infer(session, contract, p.L[None])[0]
+        return colorize.merge(p.decoded, ab, settings.strength)
+
+    ours = [pixels_for_encoder(job) for job in jobs]
+    monkeypatch.setattr(merge_kernel, "merge_jit", None)
+    monkeypatch.setattr(area, "area_jit", None)
+    for job, new in zip(jobs, ours):
+        before = pixels_for_encoder(job)
+        diff = np.abs(new.astype(np.int64) - before)
+        if new.dtype == np.uint16:  # both approximate the sRGB curve: a few 16-bit levels
+            assert diff.max() <= 65535 / 255 / 16, job.relative
+        else:
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.01, job.relative
