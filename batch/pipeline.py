@@ -85,7 +85,7 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
             format=job.output_format, quality=settings.quality,
         )
         return Result(
-            str(job.relative), str(job.output_relative), DONE, notes=list(d.notes) + list(notes or []),
+            str(job.relative), str(job.output_relative), DONE, notes=_unique(d.notes, notes or []),
             fingerprint=prepared.fingerprint, output_bytes=job.output.stat().st_size,
             seconds=time.perf_counter() - prepared.started,
         )
@@ -93,6 +93,11 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
         if out_of_space_error(e):  # not this file's fault: never recorded as failed
             raise e if isinstance(e, OutputFull) else OutputFull(e, str(job.output)) from e
         return fail(job, e, prepared.fingerprint, prepared.started)
+
+
+def _unique(*lists: list[str]) -> list[str]:
+    """The notes in order, each once: decode and encode may both warn about the same EXIF."""
+    return list(dict.fromkeys(n for notes in lists for n in notes))
 
 
 _END = object()  # end-of-stream marker passed down the queues

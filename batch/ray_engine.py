@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from batch import images
+from batch.file_notes import route_library_warnings
 from batch.jobs import Job
 from batch.manifest import Manifest
 from batch.out_of_space import OutputFull
@@ -164,6 +165,7 @@ def _pending(row: dict[str, Any]) -> bool:
 
 def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str, Any]:
     """prepare() one file; keep only its small network input (the full image is dropped here)."""
+    route_library_warnings()  # a worker process is not started by our command: set it up here (cheap)
     out = prepare(_row_job(row), size, settings, row["fingerprint"])
     if isinstance(out, Result):  # failed, or skipped (--skip-color): nothing to infer
         return {**row, "L": np.zeros((1, size, size), np.float32), "result": json.dumps(out.to_dict()),
@@ -210,6 +212,7 @@ def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Decode the original again, then the local engine's finish(): merge, encode, atomic write."""
     if not _pending(row):
         return {"result": row["result"]}
+    route_library_warnings()  # this decode's warnings are the ones that reach the file's notes
     job = _row_job(row)
     started = time.perf_counter() - float(row["seconds"])  # so Result.seconds adds up every stage's work
     try:

@@ -91,3 +91,16 @@ def test_non_utf8_name_on_ray(cluster, model, contract, tmp_path):
     assert b"M\xfcller.jpg" in os.listdir(os.fsencode(out))
     with Image.open(out / ODD_NAME) as im:
         assert im.mode == "RGB"
+
+
+def test_library_warnings_are_the_files_notes_on_ray(cluster, model, contract, tmp_path):
+    from test_file_notes import APNG_WARNING, exif_warning, jpeg_with_bad_exif, png_with_bad_apng_chunk
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(jpeg_with_bad_exif(271, 1))
+    (src / "b.jpg").write_bytes(jpeg_with_bad_exif(271, 2))  # the same warning in the same worker: noted again
+    (src / "c.png").write_bytes(png_with_bad_apng_chunk())
+    results = run_ray(src, out, model, contract)
+    assert {k: r.notes for k, r in results.items()} == {
+        "a.jpg": [exif_warning(271)], "b.jpg": [exif_warning(271)], "c.png": [APNG_WARNING]}
