@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -63,6 +68,111 @@ def test_stall_watchdog_names_what_is_waiting():
     release.set()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_cli(src: Path, out: Path, model: Path, address: str, env: dict, timeout: float = 120):
+    """`colored-batch SRC OUT --engine ray --address ADDRESS` in a process of its own; (process, seconds)."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "batch.cli", str(src), str(out), "--model", str(model), "--engine", "ray",
+         "--address", address, "--no-progress"],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**env, "PYTHONPATH": str(REPO)})
+    return proc, time.monotonic() - started
+
+
+def without_token(home: Path) -> dict:
+    """This process's environment with no Ray token anywhere (a HOME without ~/.ray/auth_token)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    return {**env, "HOME": str(home)}
+
+
+@pytest.fixture
+def token_head():
+    """A real Ray head that requires token authentication; yields (port, token, scratch folder with a
+    token-less home/). Only its own process group is stopped afterwards (never `ray stop`: that stops
+    every Ray on the machine)."""
+    pytest.importorskip("ray._private.authentication.authentication_token_setup",
+                        reason="this Ray has no token authentication")
+    port, token = free_port(), "colored-test-" + "7" * 32
+    base = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # Ray's socket paths must stay short
+    (base / "home").mkdir()
+    env = {**without_token(base / "home"), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--port", str(port),
+           "--num-cpus", "1", "--include-dashboard", "false", "--dashboard-port", str(free_port()),
+           "--ray-client-server-port", str(free_port()), "--dashboard-agent-listen-port", str(free_port()),
+           "--temp-dir", str(base / "ray"), "--disable-usage-stats"]
+    log_path = base / "head.log"
+    with open(log_path, "wb") as log:
+        head = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while b"Ray runtime started" not in log_path.read_bytes():
+            assert head.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield port, token, base
+    finally:
+        head.terminate()  # --block: on SIGTERM the head stops the processes it started
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)  # whatever of its own group is still there
+        head.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_token_auth_cluster_says_so_in_one_line(token_head, model, tmp_path):
+    port, token, base = token_head
+    src = tmp_path / "in"
+    src.mkdir()
+    photo(1).save(src / "p.png")
+    proc, seconds = ray_cli(src, tmp_path / "out", model, f"127.0.0.1:{port}", without_token(base / "home"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot reach Ray at 127.0.0.1:{port}: "), proc.stderr
+    assert "token authentication" in lines[0] and "RAY_AUTH_TOKEN" in lines[0] and "RAY_AUTH_MODE=token" in lines[0]
+    assert "InvalidAuthToken" not in proc.stderr and not proc.stdout
+    assert seconds < 30  # Ray alone retries for 20 s, printing a warning each time
+    assert not (tmp_path / "out").exists()
+
+    # The same command with the token gets past the connection: the next check is the cluster's size.
+    env = {**without_token(base / "home"), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    proc, _ = ray_cli(src, tmp_path / "out", model, f"127.0.0.1:{port}", env)
+    assert proc.returncode == 2 and "the Ray cluster has 1 CPU" in proc.stderr, proc.stderr
+
+
+def test_token_refused_inside_ray_init_is_one_quiet_line_too(token_head, model, tmp_path):
+    """Without the quick check (as for --address auto): Ray's 20 s of retry warnings are held back."""
+    from batch.ray_engine import TOKEN_HINT
+
+    port, _, base = token_head
+    (tmp_path / "in").mkdir()
+    code = ("from batch import ray_engine\n"
+            "ray_engine._preflight = lambda address: None\n"
+            "from batch.cli import main\n"
+            f"main(['{tmp_path / 'in'}', '{tmp_path / 'out'}', '--model', '{model}', '--engine', 'ray', "
+            f"'--address', '127.0.0.1:{port}', '--no-progress'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**without_token(base / "home"), "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [f"Error: cannot start or reach Ray at 127.0.0.1:{port}: {TOKEN_HINT}"]
+
+
+def test_wrong_address_says_so_in_one_line(model, tmp_path):
+    pytest.importorskip("ray")
+    port = free_port()  # nothing listens there
+    (tmp_path / "in").mkdir()
+    proc, seconds = ray_cli(tmp_path / "in", tmp_path / "out", model, f"127.0.0.1:{port}", without_token(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"Error: cannot reach Ray at 127.0.0.1:{port}: nothing answered (Connection refused): check the host and "
+        "the port (the head's GCS port: `ray start --head --port`, 6379 by default) and that the cluster is up"]
+    assert seconds < 30  # Ray alone retries for minutes
+
+
 def test_connection_errors_name_the_cause():
     pytest.importorskip("ray")
     from batch.ray_engine import connect_hint
@@ -70,6 +180,15 @@ def test_connection_errors_name_the_cause():
     auth = ConnectionError("Failed to connect to GCS: status InvalidAuthToken: token missing")
     assert "RAY_AUTH_TOKEN" in connect_hint(auth) and "\n" not in connect_hint(auth)
     assert "check the address" in connect_hint(ConnectionError("Could not connect to 10.0.0.9:6379"))
+
+
+def test_only_plain_host_port_addresses_get_the_quick_checks():
+    pytest.importorskip("ray")
+    from batch.ray_engine import _host_port
+
+    assert _host_port("10.0.0.9:6379") == ("10.0.0.9", 6379)
+    assert _host_port("[::1]:6379") == ("::1", 6379)
+    assert [_host_port(a) for a in ("auto", "local", "ray://head:10001", "head", ":6379")] == [None] * 5
 
 
 def test_plan_never_takes_every_cpu():
