@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -17,10 +18,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from test_batch_hostile import ODD_NAME, photo
+from test_batch_hostile import (ODD_NAME, check_full_run, finish_after_freeing, manifest_lines, mount_small_tmpfs,
+                                noisy_archive, photo)
 from test_ray_engine import cluster, contract, model, run_ray  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 
 
 def test_one_cpu_cluster_stops_at_once_with_one_line(model, tmp_path):
@@ -223,3 +226,75 @@ def test_library_warnings_are_the_files_notes_on_ray(cluster, model, contract, t
     results = run_ray(src, out, model, contract)
     assert {k: r.notes for k, r in results.items()} == {
         "a.jpg": [exif_warning(271)], "b.jpg": [exif_warning(271)], "c.png": [APNG_WARNING]}
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def ray_batch(*args: str, inject_enospc_after: int | None = None, tickets: Path | None = None):
+    """colored-batch ARGS --engine ray in a process of its own, on a new 2-CPU Ray that ends with it.
+
+    With `inject_enospc_after`, every output write after that many (counted over all workers in
+    `tickets`) fails with ENOSPC, as on a full disk: for machines where no tmpfs can be mounted.
+    """
+    code = ["import ray", "ray.init(num_cpus=2, include_dashboard=False)"]
+    if inject_enospc_after is not None:
+        code += ["import functools", "from batch import ray_engine", "import test_ray_hostile as t",
+                 f"ray_engine.finish_stage = functools.partial(t.finish_then_full, n={inject_enospc_after}, "
+                 f"tickets={str(tickets)!r})"]
+    code += ["from batch.cli import main", f"main({[*args, '--engine', 'ray', '--no-progress']!r})"]
+    return subprocess.run([sys.executable, "-c", "\n".join(code)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])})
+
+
+def finish_then_full(row: dict, settings, n: int, tickets: str) -> dict:
+    """ray_engine.finish_stage on a worker, where output writes after the first `n` fail with ENOSPC."""
+    from batch import images, ray_engine
+
+    real = images.write_atomically
+
+    def write(path, fn):
+        if take_ticket(Path(tickets)) >= n:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(path, fn)
+
+    images.write_atomically = write
+    try:
+        return ray_engine.finish_stage(row, settings)
+    finally:
+        images.write_atomically = real
+
+
+def take_ticket(folder: Path) -> int:
+    """0, 1, 2, ... across processes: the first number whose file O_EXCL could create."""
+    number = 0
+    while True:
+        try:
+            os.close(os.open(folder / str(number), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return number
+        except FileExistsError:
+            number += 1
+
+
+@pytest.mark.parametrize("disk", ["tmpfs", "injected"])
+def test_disk_fills_mid_ray_run_then_plain_rerun_finishes(model, tmp_path, disk):
+    pytest.importorskip("ray")
+    src, out = tmp_path / "in", tmp_path / "out"
+    names = noisy_archive(src, 12)
+    args = (str(src), str(out), "--model", str(model))
+    if disk == "tmpfs":
+        if not mount_small_tmpfs(out, "256k"):
+            pytest.skip("needs root and tmpfs to fill a real disk (the injected variant runs instead)")
+        try:
+            check_full_run(ray_batch(*args), out, names)
+            assert 0 < len(manifest_lines(out)) < len(names)  # it did fill mid-run
+            subprocess.run(["mount", "-o", "remount,size=8m", str(out)], check=True)  # space freed
+            finish_after_freeing(out, src, model, names, run=ray_batch)
+        finally:
+            subprocess.run(["umount", "-l", str(out)])
+    else:
+        tickets = tmp_path / "tickets"
+        tickets.mkdir()
+        check_full_run(ray_batch(*args, inject_enospc_after=4, tickets=tickets), out, names)
+        assert 0 < len(manifest_lines(out)) <= 4  # at most the writes that got through, once each
+        finish_after_freeing(out, src, model, names, run=ray_batch)
