@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from batch.file_notes import route_library_warnings
 from batch.jobs import PlanError, check_roots, plan_jobs
 from batch.manifest import Manifest
 from batch.out_of_space import EXIT_DISK_FULL, OutputFull, full_message, out_of_space_error
@@ -112,6 +113,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
          preview_seed: int, report_path: Path | None, progress: bool, quiet: bool) -> None:
     """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
+    route_library_warnings()  # what Pillow & co. warn about a file goes to its notes, every time
     try:
         settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels,
                             render_size=render_size, strength=strength, temperature=temperature)

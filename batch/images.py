@@ -9,8 +9,6 @@ Outputs are written atomically (see `write_atomically`). torch-free.
 
 from __future__ import annotations
 
-import logging
-import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from batch import file_notes
 from batch import icc as icc_mod
 from batch import metadata as md
 from batch.out_of_space import OutputFull, out_of_space_error
@@ -101,9 +100,11 @@ def decode(path: str | Path, max_pixels: int = 250_000_000) -> DecodedImage:
     except OSError as e:
         raise ImageError(path, f"cannot read file: {e.strerror or e}") from e
     _let_pillow_allow(max_pixels)
+    notes: list[str] = []
     try:
-        with stage("read + header"), Image.open(path) as im:
-            return _decode_opened(path, im, max_pixels)
+        # a library's warnings while reading: this file's notes
+        with stage("read + header"), file_notes.collecting(notes), Image.open(path) as im:
+            return _decode_opened(path, im, max_pixels, notes)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -126,14 +127,13 @@ def _let_pillow_allow(max_pixels: int) -> None:
         Image.MAX_IMAGE_PIXELS = max_pixels
 
 
-def _decode_opened(path: Path, im: Image.Image, max_pixels: int) -> DecodedImage:
+def _decode_opened(path: Path, im: Image.Image, max_pixels: int, notes: list[str]) -> DecodedImage:
     width, height = im.size
     if width * height > max_pixels:
         raise ImageError(
             path, f"{width}x{height} is {width * height / 1e6:.1f} MP, over the limit of {max_pixels / 1e6:.1f} MP"
         )
     fmt = im.format or "UNKNOWN"
-    notes: list[str] = []
     frames = getattr(im, "n_frames", 1)
     if frames > 1:
         notes.append(f"first of {frames} frames used")
@@ -392,25 +392,9 @@ def encode(
     if fmt == "JPEG":
         exif, xmp = _fit_jpeg_segments(exif, xmp, notes)
 
-    if takes_bgr(fmt, alpha is not None):
-        pixels = rgb if bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        parts = _png_parts(pixels, exif, icc_profile, xmp) if fmt == "PNG" else \
-            _jpeg_parts(pixels, exif, icc_profile, xmp, quality)
-        del pixels
-        writer: Callable[[BinaryIO], object] = lambda f: f.writelines(parts)  # noqa: E731
-    else:
-        if bgr:
-            rgb = cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB)
-        if fmt == "PNG":  # with alpha
-            parts = _png_parts(cv2.merge((rgb[..., 2], rgb[..., 1], rgb[..., 0], alpha)), exif, icc_profile, xmp)
-            writer = lambda f: f.writelines(parts)  # noqa: E731
-        elif fmt == "TIFF" and rgb.dtype == np.uint16:
-            writer = lambda f: _write_tiff16(f, rgb, alpha, exif, icc_profile, xmp, notes)  # noqa: E731
-        else:
-            writer = lambda f: _save_pillow(f, fmt, rgb, alpha, exif, icc_profile, xmp, quality)  # noqa: E731
     try:
-        with stage("write"):
-            write_atomically(path, writer)
+        with stage("write"), file_notes.collecting(notes):  # a library's warnings: this file's notes
+            write_atomically(path, _writer(fmt, rgb, alpha, exif, icc_profile, xmp, quality, notes, bgr))
     except ImageError:
         raise
     except Exception as e:  # noqa: BLE001 - report the file, keep the run going
@@ -418,6 +402,26 @@ def encode(
             raise OutputFull(e, str(path)) from e
         raise ImageError(path, f"cannot write {fmt} ({type(e).__name__}: {e})") from e
     return notes
+
+
+def _writer(
+    fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, exif: bytes | None, icc: bytes | None,
+    xmp: bytes | None, quality: int, notes: list[str], bgr: bool,
+) -> Callable[[BinaryIO], object]:
+    """What writes the file's bytes to an open file, for write_atomically. `rgb` is in BGR
+    order when `bgr`."""
+    if takes_bgr(fmt, alpha is not None):
+        pixels = rgb if bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        parts = _png_parts(pixels, exif, icc, xmp) if fmt == "PNG" else _jpeg_parts(pixels, exif, icc, xmp, quality)
+        return lambda f: f.writelines(parts)
+    if bgr:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB)
+    if fmt == "PNG":  # with alpha
+        parts = _png_parts(cv2.merge((rgb[..., 2], rgb[..., 1], rgb[..., 0], alpha)), exif, icc, xmp)
+        return lambda f: f.writelines(parts)
+    if fmt == "TIFF" and rgb.dtype == np.uint16:
+        return lambda f: _write_tiff16(f, rgb, alpha, exif, icc, xmp, notes)
+    return lambda f: _save_pillow(f, fmt, rgb, alpha, exif, icc, xmp, quality)
 
 
 def _to_8bit(arr: np.ndarray) -> np.ndarray:
@@ -523,30 +527,12 @@ def _write_tiff16(
     if xmp:
         extratags.append((700, "B", len(xmp), xmp, True))
     data = rgb if alpha is None else np.dstack((rgb, alpha))
-    _library_notes.notes = notes  # anything tifffile still logs becomes a note of this file
-    try:
-        tifffile.imwrite(
-            f, data, photometric="rgb", iccprofile=icc,
-            extrasamples=(2,) if alpha is not None else None,  # 2 = unassociated alpha
-            extratags=extratags, metadata=None, description=description, software=software,
-        )
-    finally:
-        _library_notes.notes = None
-
-
-class _LogToNotes(logging.Filter):
-    """Routes a library's log records into the notes of the file being written on this thread."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        notes = getattr(_library_notes, "notes", None)
-        if notes is None:
-            return True
-        notes.append(f"{record.name}: {record.getMessage()}")
-        return False
-
-
-_library_notes = threading.local()
-logging.getLogger("tifffile").addFilter(_LogToNotes())
+    # Anything tifffile still logs becomes a note of this file (encode() collects them: batch.file_notes).
+    tifffile.imwrite(
+        f, data, photometric="rgb", iccprofile=icc,
+        extrasamples=(2,) if alpha is not None else None,  # 2 = unassociated alpha
+        extratags=extratags, metadata=None, description=description, software=software,
+    )
 
 
 def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> None:

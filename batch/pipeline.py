@@ -17,18 +17,17 @@ which is what lets threads overlap here.
 from __future__ import annotations
 
 import functools
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from batch import images
 from batch.colorize import merge, model_input
+from batch.cores import opencv_threads_for
 from batch.jobs import Job
 from batch.manifest import Manifest, fingerprint
 from batch.out_of_space import OutputFull, out_of_space_error
@@ -91,7 +90,7 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
             format=job.output_format, quality=settings.quality, bgr=bgr,
         )
         return Result(
-            str(job.relative), str(job.output_relative), DONE, notes=list(d.notes) + list(notes or []),
+            str(job.relative), str(job.output_relative), DONE, notes=_unique(d.notes, notes or []),
             fingerprint=prepared.fingerprint, output_bytes=job.output.stat().st_size,
             seconds=time.perf_counter() - prepared.started,
         )
@@ -99,6 +98,11 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
         if out_of_space_error(e):  # not this file's fault: never recorded as failed
             raise e if isinstance(e, OutputFull) else OutputFull(e, str(job.output)) from e
         return fail(job, e, prepared.fingerprint, prepared.started)
+
+
+def _unique(*lists: list[str]) -> list[str]:
+    """The notes in order, each once: decode and encode may both warn about the same EXIF."""
+    return list(dict.fromkeys(n for notes in lists for n in notes))
 
 
 _END = object()  # end-of-stream marker passed down the queues
@@ -129,28 +133,13 @@ def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | Non
     return fp
 
 
-def opencv_threads(workers: int) -> int:
-    """OpenCV's own threads per call when `workers` decoders and `workers` encoders run at once.
-
-    The workers already keep the cores busy; OpenCV splitting each resize or colour
-    conversion over every core on top of that only adds hand-over cost: with 2 workers
-    on 2 cores, one OpenCV thread cut the io path's CPU time per image by a tenth
-    (bench/README.md).
-    """
-    return max(1, (os.cpu_count() or 1) // (2 * max(1, workers)))
-
-
 def _sharing_cores(run: Callable[..., list[Result]]) -> Callable[..., list[Result]]:
-    """Run `process` with opencv_threads(workers), restoring OpenCV's setting after."""
+    """Run `process` with OpenCV at batch.cores.opencv_threads(workers) threads per call."""
 
     @functools.wraps(run)
     def wrapper(*args, workers: int = 2, **kwargs) -> list[Result]:
-        previous = cv2.getNumThreads()
-        cv2.setNumThreads(opencv_threads(workers))
-        try:
+        with opencv_threads_for(workers):
             return run(*args, workers=workers, **kwargs)
-        finally:
-            cv2.setNumThreads(previous)
 
     return wrapper
 

@@ -28,12 +28,16 @@ place): no concurrent O_APPEND over network file systems.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
 import os
 import queue
 import re
+import socket
+import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -41,10 +45,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import cv2
 import numpy as np
 
 from batch import images
+from batch.cores import set_opencv_threads
+from batch.file_notes import route_library_warnings
 from batch.jobs import Job
 from batch.manifest import Manifest
 from batch.out_of_space import OutputFull
@@ -102,31 +107,132 @@ def _first_line(e: BaseException) -> str:
 
 
 def connect(address: str | None = None) -> None:
-    """Join the cluster at `address` ('auto', 'ray://head:10001'; None: $RAY_ADDRESS, else a new local Ray)."""
+    """Join the cluster at `address` ('auto', 'host:6379', 'ray://head:10001'; None: $RAY_ADDRESS, else a
+    new local Ray). Raises RayStartError with one line naming the cause and the fix."""
     require_ray()
     if ray.is_initialized():
         return
+    target = address or os.environ.get("RAY_ADDRESS") or None
+    where = target or "a new local instance"
+    joining = target is not None and target != "local"
+    if joining:
+        _preflight(target)
+    # Joining a cluster starts no process of ours, so its stderr can be held back: Ray's C++
+    # client logs a warning per retry (about 20 for a refused token) before its own error.
+    # A new local instance is not quieted: its daemons would inherit the temporary stderr.
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=True)
+        with _stderr_held(enabled=joining) as held:
+            ray.init(address=address, include_dashboard=False, log_to_driver=True)
     except Exception as e:  # ConnectionError, ValueError for a bad address, ...
-        where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise RayStartError(f"cannot start or reach Ray at {where}: {connect_hint(e)}") from None
+    sys.stderr.write(held.text)  # it worked: what Ray said is worth seeing ("Connected to Ray cluster")
 
 
 _AUTH = re.compile(r"InvalidAuthToken|UNAUTHENTICATED|auth(entication)? token", re.IGNORECASE)
+TOKEN_HINT = ("the cluster requires Ray's token authentication and this process has no valid token: set "
+              "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the cluster's token (or RAY_AUTH_TOKEN_PATH to a file "
+              "holding it; default ~/.ray/auth_token)")
+PREFLIGHT_TIMEOUT = 15.0  # seconds for a GCS to answer: a live one answers in milliseconds
 
 
 def connect_hint(e: BaseException) -> str:
     """The cause of a failed ray.init and what to do about it, in one line."""
-    text = _first_line(e)
     chain = " ".join(str(x) for x in (e, e.__cause__, e.__context__) if x is not None)
-    if _AUTH.search(chain):
-        return ("the cluster requires Ray's token authentication and this process has no valid token: set "
-                "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH, default ~/.ray/auth_token) "
-                f"to the cluster's token ({text})")
+    if _AUTH.search(chain):  # Ray's own line names a resolved address, not the one the user gave
+        return TOKEN_HINT
+    text = _first_line(e)
     if isinstance(e, ConnectionError) or "connect" in text.lower():
         return f"nothing answered there: check the address and that the cluster is up ({text})"
     return text
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """('10.0.0.9', 6379) for 'HOST:PORT' or '[v6]:PORT'; None for 'auto', 'local', 'ray://...'."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _preflight(address: str) -> None:
+    """Fail in seconds, with the cause, where ray.init would retry for 20 s to minutes.
+
+    Only for a plain HOST:PORT (the GCS): 'auto' and ray:// are resolved by Ray itself.
+    """
+    hostport = _host_port(address)
+    if hostport is None:
+        return
+    try:
+        socket.create_connection(hostport, timeout=PREFLIGHT_TIMEOUT).close()
+    except OSError as e:
+        raise RayStartError(
+            f"cannot reach Ray at {address}: nothing answered ({e.strerror or e}): check the host and the port "
+            "(the head's GCS port: `ray start --head --port`, 6379 by default) and that the cluster is up"
+        ) from None
+    problem = _ask_gcs(address)
+    if problem:
+        raise RayStartError(f"cannot reach Ray at {address}: {problem}")
+
+
+def _ask_gcs(address: str) -> str | None:
+    """One GCS handshake, which a token-auth cluster refuses at once; None when nothing is wrong (or unknown).
+
+    Uses Ray's internal GcsClient (no public call does one attempt); if this Ray has none, ray.init
+    still reports the error, only later. The attempt runs on a thread so a port that accepts
+    connections but never speaks Ray's protocol is given up after PREFLIGHT_TIMEOUT.
+    """
+    try:
+        from ray._raylet import GcsClient
+    except ImportError:
+        return None
+    outcome: dict[str, BaseException | None] = {}
+
+    def attempt() -> None:
+        try:
+            GcsClient(address=address, cluster_id=None)
+            outcome["error"] = None
+        except Exception as e:  # noqa: BLE001 - classified below
+            outcome["error"] = e
+
+    with _stderr_held():  # its retry warnings are what the user must not get 20 of
+        worker = threading.Thread(target=attempt, name="colored-ray-preflight", daemon=True)
+        worker.start()
+        worker.join(PREFLIGHT_TIMEOUT)
+    if "error" not in outcome:
+        return (f"something accepts connections there but no Ray GCS answered within {PREFLIGHT_TIMEOUT:g} s: "
+                "give the head's GCS port (`ray start --head --port`, 6379 by default), not the dashboard's "
+                "or Ray Client's")
+    error = outcome["error"]
+    if error is not None and _AUTH.search(str(error)):
+        return TOKEN_HINT
+    return None  # anything else: ray.init tries properly and names it
+
+
+class _Held:
+    """What went to stderr (fd 2) while it was held: `text`, once the hold ends."""
+
+    text = ""
+
+
+@contextlib.contextmanager
+def _stderr_held(enabled: bool = True) -> Iterator[_Held]:
+    """Send file descriptor 2 to a temporary file: Ray's C++ core logs there, past Python's logging."""
+    held = _Held()
+    if not enabled:
+        yield held
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            held.text = f.read().decode("utf-8", errors="replace")
 
 
 def start(address: str | None, device: str, threads: int | None) -> dict[str, Any]:
@@ -165,7 +271,8 @@ def _pending(row: dict[str, Any]) -> bool:
 
 def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str, Any]:
     """prepare() one file; keep only its small network input (the full image is dropped here)."""
-    cv2.setNumThreads(1)  # a task holds one CPU: OpenCV's own threads would only contend for it
+    set_opencv_threads(1)  # a task holds one CPU: OpenCV's own threads would only contend for it
+    route_library_warnings()  # a worker process is not started by our command: set it up here (cheap)
     out = prepare(_row_job(row), size, settings, row["fingerprint"])
     if isinstance(out, Result):  # failed, or skipped (--skip-color): nothing to infer
         return {**row, "L": np.zeros((1, size, size), np.float32), "result": json.dumps(out.to_dict()),
@@ -210,9 +317,10 @@ class Colorizer:
 
 def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Decode the original again, then the local engine's finish(): merge, encode, atomic write."""
-    cv2.setNumThreads(1)
+    set_opencv_threads(1)
     if not _pending(row):
         return {"result": row["result"]}
+    route_library_warnings()  # this decode's warnings are the ones that reach the file's notes
     job = _row_job(row)
     started = time.perf_counter() - float(row["seconds"])  # so Result.seconds adds up every stage's work
     try:

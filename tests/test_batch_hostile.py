@@ -207,8 +207,9 @@ def check_full_run(proc: subprocess.CompletedProcess, out: Path, names: list[str
     assert 0 < len(done) < len(names) or proc.returncode == 3
 
 
-def finish_after_freeing(out: Path, src: Path, model: Path, names: list[str]) -> None:
-    proc = run_batch(str(src), str(out), "--model", str(model))
+def finish_after_freeing(out: Path, src: Path, model: Path, names: list[str], run=run_batch) -> None:
+    """A plain rerun (`run`: colored-batch in a process of its own) finishes every file, none twice."""
+    proc = run(str(src), str(out), "--model", str(model))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     done = [e["input"] for e in manifest_lines(out) if e["status"] == "done"]
     assert sorted(done) == sorted(names)  # each file done exactly once, over both runs

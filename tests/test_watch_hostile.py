@@ -73,3 +73,19 @@ def test_full_disk_pauses_then_resumes_without_failing_files(model, dirs, daemon
         assert d.stop() == 0
     finally:
         subprocess.run(["umount", "-l", str(out)])
+
+
+def test_library_warnings_are_the_files_notes_not_stray_lines(model, dirs, daemons):
+    from test_file_notes import exif_warning, jpeg_with_bad_exif
+
+    inbox, out = dirs
+    d = daemons(inbox, out, model)
+    d.wait_watching()
+    write_file(inbox / "a.jpg", jpeg_with_bad_exif(271, 1))
+    write_file(inbox / "b.jpg", jpeg_with_bad_exif(271, 2))  # the same warning again: noted again
+    d.wait(lambda: logged(d, "done", "a.jpg") and logged(d, "done", "b.jpg"), "both files")
+    for name in ("a.jpg", "b.jpg"):
+        assert logged(d, "done", name)[0]["notes"] == exif_warning(271)
+    assert d.stop() == 0
+    stray = [line for line in d.log.read_text().splitlines() if not line.startswith("{")]
+    assert not stray, stray  # stderr holds the event lines only: no warning printed beside them

@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 import click
 
 from batch import cli as batch_cli
+from batch.file_notes import route_library_warnings
 from batch.images import ImageError
 from batch.jobs import Job, PlanError, check_roots, plan_folder, plan_jobs
 from batch.manifest import Manifest, fingerprint
@@ -476,6 +477,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
          log_level: str) -> None:
     """Watch INPUT_DIR (recursively) and colorize every image that arrives into OUTPUT_DIR."""
     setup_logging(log_format, log_level)
+    route_library_warnings()  # what Pillow & co. warn about a file goes to its notes (event=done notes=...)
     for sig in (signal.SIGTERM, signal.SIGINT):  # until the watch runs there is nothing to drain
         signal.signal(sig, _stop_during_startup)
     try:
