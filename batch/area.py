@@ -28,22 +28,23 @@ if jit.available():
 def area_weights(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source index, target index, weight) of every term of an area shrink along one axis,
     as OpenCV's computeResizeAreaTab: each target cell covers source/target pixels, the
-    partly covered ones at its edges by their covered fraction."""
+    partly covered ones at its edges by their covered fraction. Terms are ordered by target,
+    then source (the order the kernel adds them in)."""
     scale = source / target
-    src, dst, weight = [], [], []
-    for d in range(target):
-        start, end = d * scale, (d + 1) * scale
-        cell = min(scale, source - start)
-        first = min(int(np.ceil(start)), source - 1)
-        last = min(int(np.floor(end)), source - 1)
-        first = min(first, last)
-        if first - start > 1e-3:
-            src.append(first - 1), dst.append(d), weight.append((first - start) / cell)
-        for s in range(first, last):
-            src.append(s), dst.append(d), weight.append(1 / cell)
-        if end - last > 1e-3:
-            src.append(last), dst.append(d), weight.append(min(end - last, 1.0, cell) / cell)
-    return (np.array(src, np.int64), np.array(dst, np.int64), np.array(weight, np.float64))
+    d = np.arange(target)
+    start, end = d * scale, (d + 1) * scale
+    cell = np.minimum(scale, source - start)
+    last = np.minimum(np.floor(end).astype(np.int64), source - 1)
+    first = np.minimum(np.minimum(np.ceil(start).astype(np.int64), source - 1), last)
+    lead, trail = first - start > 1e-3, end - last > 1e-3
+    count = last - first  # whole pixels inside each cell
+    whole = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)  # 0, 1, ... within each cell
+    src = np.concatenate([first[lead] - 1, np.repeat(first, count) + whole, last[trail]])
+    dst = np.concatenate([d[lead], np.repeat(d, count), d[trail]])
+    weight = np.concatenate([(first - start)[lead] / cell[lead], np.repeat(1 / cell, count),
+                             np.minimum(np.minimum(end - last, 1.0), cell)[trail] / cell[trail]])
+    order = np.lexsort((src, dst))
+    return src[order], dst[order], weight[order]
 
 
 def shrink(pixels: np.ndarray, size: int) -> np.ndarray:
