@@ -251,6 +251,10 @@ def print_profile(groups: dict) -> None:
         print(f"{'floor ' + name:>20} " + " ".join(
             f"{1000 * groups[k]['floor'][name] / groups[k]['megapixels']:14.2f}" for k in keys))
     print(f"{'io / floor':>20} " + " ".join(f"{totals[k] / floors[k]:14.2f}" for k in keys))
+    main = [k for k in keys if "8-bit" in k]  # the generated archive itself (the 16-bit copies are extra)
+    io = sum(totals[k] * groups[k]["megapixels"] for k in main)
+    floor = sum(floors[k] * groups[k]["megapixels"] for k in main)
+    print(f"the archive as a whole ({' + '.join(main)}), one thread: io / floor = {io / floor:.2f}")
 
 
 def cpu_seconds() -> float:
