@@ -45,6 +45,16 @@ def _bits(pixels: np.ndarray) -> int:
     raise TypeError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
 
 
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    """The one plane of grey pixels, which may be stored as RGB with equal channels."""
+    return pixels if pixels.ndim == 2 else np.ascontiguousarray(pixels[..., 0])
+
+
+def _lightness_table(pixels: np.ndarray, lut: np.ndarray | None) -> np.ndarray:
+    """L* per grey code value: the file's ICC table if it has one, else sRGB's."""
+    return lightness_lut(_bits(pixels)) if lut is None else lut
+
+
 def lightness(pixels: np.ndarray, is_color: bool = True, lut: np.ndarray | None = None) -> np.ndarray:
     """CIE L* (float32, HxW) of grey (HxW) or RGB (HxWx3) uint8/uint16 pixels.
 
@@ -53,10 +63,9 @@ def lightness(pixels: np.ndarray, is_color: bool = True, lut: np.ndarray | None 
     batch.icc) or sRGB's. Colour images go through linear luminance, as
     rgb_to_lightness does.
     """
-    bits = _bits(pixels)
+    bits = _bits(pixels)  # also refuses any other dtype
     if pixels.ndim == 2 or not is_color:
-        gray = pixels if pixels.ndim == 2 else np.ascontiguousarray(pixels[..., 0])
-        return _lookup(gray, lightness_lut(bits) if lut is None else lut)
+        return _lookup(_grey(pixels), _lightness_table(pixels, lut))
     linear = _lookup(pixels, linear_lut(bits))
     y = cv2.transform(linear, _Y_WEIGHTS[None, :])  # HxW: weighted channel sum, in one pass
     del linear
@@ -144,7 +153,6 @@ def merge(
     """
     pixels = decoded.pixels
     h, w = pixels.shape[:2]
-    bits = _bits(pixels)
     if strength != 1.0:  # on the small plane: bilinear upsampling commutes with the scale
         ab_small = np.asarray(ab_small, dtype=np.float32) * np.float32(strength)
     if merge_kernel.available():
@@ -152,6 +160,7 @@ def merge(
     with stage("ab upsample"):
         a, b = upsample_ab(ab_small, h, w)
     out = np.empty((h, w, 3), dtype=pixels.dtype) if out is None else out
+    bits = _bits(pixels)
     step = max(1, STRIP_PIXELS // w)
     for y in range(0, h, step):
         rows = slice(y, y + step)
@@ -176,13 +185,12 @@ def _merge_compiled(decoded: "DecodedImage", ab_small: np.ndarray, bgr: bool, ou
     grey = pixels.ndim == 2 or not decoded.is_color
     lut = None
     if grey:  # L* comes from a table of the code values, looked up inside the kernel
-        lut = lightness_lut(_bits(pixels)) if decoded.lightness_lut is None else decoded.lightness_lut
-        lut = np.ascontiguousarray(lut, dtype=np.float32)
+        lut = np.ascontiguousarray(_lightness_table(pixels, decoded.lightness_lut), dtype=np.float32)
     step = max(1, STRIP_PIXELS // w)
     for y in range(0, h, step):
         rows = slice(y, y + step)
         if grey:
-            source = pixels[rows] if pixels.ndim == 2 else np.ascontiguousarray(pixels[rows, :, 0])
+            source = _grey(pixels[rows])
         else:
             with stage("L"):
                 source = lightness(pixels[rows], True)

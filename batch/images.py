@@ -444,14 +444,6 @@ def _save_pillow(
     f: BinaryIO, fmt: str, rgb: np.ndarray, alpha: np.ndarray | None,
     exif: bytes | None, icc: bytes | None, xmp: bytes | None, quality: int,
 ) -> None:
-    with stage("encode"):
-        _pillow_save(f, fmt, rgb, alpha, exif, icc, xmp, quality)
-
-
-def _pillow_save(
-    f: BinaryIO, fmt: str, rgb: np.ndarray, alpha: np.ndarray | None,
-    exif: bytes | None, icc: bytes | None, xmp: bytes | None, quality: int,
-) -> None:
     im = Image.fromarray(rgb if alpha is None else np.dstack((rgb, alpha)))
     kwargs: dict[str, object] = {}
     if icc:
@@ -470,7 +462,8 @@ def _pillow_save(
             if xmp:
                 info[700] = xmp
             kwargs["tiffinfo"] = info
-    im.save(f, format=fmt, **kwargs)
+    with stage("encode"):
+        im.save(f, format=fmt, **kwargs)
 
 
 def takes_bgr(format: str, has_alpha: bool) -> bool:
@@ -480,31 +473,30 @@ def takes_bgr(format: str, has_alpha: bool) -> bool:
     return fmt == "JPEG" or (fmt == "PNG" and not has_alpha)
 
 
-def _png_parts(bgr: np.ndarray, exif: bytes | None, icc: bytes | None, xmp: bytes | None) -> list:
-    """PNG via OpenCV (8 or 16 bit, BGR or BGRA; faster than Pillow) with metadata chunks, as the
-    pieces of the file in order (the encoder's buffer is not copied to splice them in)."""
+def _opencv_parts(ext: str, bgr: np.ndarray, params: list[int], offset: Callable, metadata: bytes) -> list:
+    """`bgr` encoded by OpenCV (faster than Pillow) with `metadata` spliced in at `offset(data)`,
+    as the pieces of the file in order (the encoder's buffer is not copied to splice them in)."""
     with stage("encode"):
-        ok, buf = cv2.imencode(".png", bgr, list(PNG_PARAMS))
+        ok, buf = cv2.imencode(ext, bgr, params)
     if not ok:
-        raise ValueError("OpenCV PNG encoder failed")
+        raise ValueError(f"OpenCV {ext} encoder failed")
     with stage("metadata out"):
         data = memoryview(buf).cast("B")
-        at = md.png_chunk_offset(data)
-        return [data[:at], md.png_metadata_chunks(exif, icc, xmp), data[at:]]
+        at = offset(data)
+        return [data[:at], metadata, data[at:]]
+
+
+def _png_parts(bgr: np.ndarray, exif: bytes | None, icc: bytes | None, xmp: bytes | None) -> list:
+    """PNG (8 or 16 bit, BGR or BGRA) with its metadata chunks after IHDR."""
+    return _opencv_parts(".png", bgr, list(PNG_PARAMS), md.png_chunk_offset, md.png_metadata_chunks(exif, icc, xmp))
 
 
 def _jpeg_parts(bgr: np.ndarray, exif: bytes | None, icc: bytes | None, xmp: bytes | None, quality: int) -> list:
-    """JPEG via OpenCV's libjpeg-turbo with EXIF/XMP/ICC segments, as the pieces of the file.
-    Same encoder settings as Pillow's (4:2:0, integer DCT, no optimisation): the same pixels,
-    for less CPU than going through a Pillow image."""
-    with stage("encode"):
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("OpenCV JPEG encoder failed")
-    with stage("metadata out"):
-        data = memoryview(buf).cast("B")
-        at = md.jpeg_segment_offset(data)
-        return [data[:at], md.jpeg_metadata_segments(exif, icc, xmp), data[at:]]
+    """JPEG by OpenCV's libjpeg-turbo with its EXIF/XMP/ICC segments after JFIF. Same encoder
+    settings as Pillow's (4:2:0, integer DCT, no optimisation): the same pixels, for less CPU
+    than going through a Pillow image."""
+    return _opencv_parts(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality], md.jpeg_segment_offset,
+                         md.jpeg_metadata_segments(exif, icc, xmp))
 
 
 def _write_tiff16(

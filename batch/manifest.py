@@ -100,12 +100,8 @@ class Manifest:
 
     def record(self, result: Result) -> None:
         """Append one entry; safe from several threads and processes."""
-        with stage("manifest"):
-            self._record(result)
-
-    def _record(self, result: Result) -> None:
         line = (json_text(result.to_dict()) + "\n").encode()
-        with self._lock:
+        with stage("manifest"), self._lock:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)

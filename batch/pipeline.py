@@ -17,6 +17,7 @@ which is what lets threads overlap here.
 from __future__ import annotations
 
 import functools
+import inspect
 import queue
 import threading
 import time
@@ -33,8 +34,8 @@ from batch.manifest import Manifest, fingerprint
 from batch.out_of_space import OutputFull, out_of_space_error
 from batch.render import render_size, resolve
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
-from batch.session import infer
 from batch.scratch import scratch
+from batch.session import infer
 from batch.settings import Settings
 
 __all__ = ["Prepared", "prepare", "infer", "finish", "fail", "triage", "process", "model_key"]
@@ -136,10 +137,12 @@ def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | Non
 def _sharing_cores(run: Callable[..., list[Result]]) -> Callable[..., list[Result]]:
     """Run `process` with OpenCV at batch.cores.opencv_threads(workers) threads per call."""
 
+    default = inspect.signature(run).parameters["workers"].default  # process's own, not a copy
+
     @functools.wraps(run)
-    def wrapper(*args, workers: int = 2, **kwargs) -> list[Result]:
-        with opencv_threads_for(workers):
-            return run(*args, workers=workers, **kwargs)
+    def wrapper(*args, **kwargs) -> list[Result]:
+        with opencv_threads_for(kwargs.get("workers", default)):
+            return run(*args, **kwargs)
 
     return wrapper
 

@@ -269,10 +269,16 @@ def _pending(row: dict[str, Any]) -> bool:
 
 # ---------------------------------------------------------------- the stages (run on workers)
 
+def _worker_setup() -> None:
+    """What a worker process needs before a stage runs (cheap when already done; a worker is not
+    started by our command, so nothing else sets it up)."""
+    set_opencv_threads(1)  # a task holds one CPU: OpenCV's own threads would only contend for it
+    route_library_warnings()  # what Pillow & co. warn about a file goes to its notes, every time
+
+
 def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str, Any]:
     """prepare() one file; keep only its small network input (the full image is dropped here)."""
-    set_opencv_threads(1)  # a task holds one CPU: OpenCV's own threads would only contend for it
-    route_library_warnings()  # a worker process is not started by our command: set it up here (cheap)
+    _worker_setup()
     out = prepare(_row_job(row), size, settings, row["fingerprint"])
     if isinstance(out, Result):  # failed, or skipped (--skip-color): nothing to infer
         return {**row, "L": np.zeros((1, size, size), np.float32), "result": json.dumps(out.to_dict()),
@@ -317,10 +323,9 @@ class Colorizer:
 
 def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Decode the original again, then the local engine's finish(): merge, encode, atomic write."""
-    set_opencv_threads(1)
     if not _pending(row):
         return {"result": row["result"]}
-    route_library_warnings()  # this decode's warnings are the ones that reach the file's notes
+    _worker_setup()
     job = _row_job(row)
     started = time.perf_counter() - float(row["seconds"])  # so Result.seconds adds up every stage's work
     try:

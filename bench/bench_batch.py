@@ -226,11 +226,12 @@ def profile_stages(args: argparse.Namespace) -> dict:
             g["megapixels"] += d.pixels.shape[0] * d.pixels.shape[1] / 1e6
             for name, sec in t.items():
                 g["stages"][name] = g["stages"].get(name, 0.0) + sec
-            for name, fn in (("decode", lambda: floor_decode(job.input)),
-                             ("encode", lambda: floor_encode(pixels, job.output.suffix.lower(), settings.quality))):
-                start = time.process_time()
-                pixels = fn() if name == "decode" else (fn(), pixels)[1]
-                g["floor"][name] = g["floor"].get(name, 0.0) + time.process_time() - start
+            start = time.process_time()
+            pixels = floor_decode(job.input)
+            decoded = time.process_time()
+            floor_encode(pixels, job.output.suffix.lower(), settings.quality)
+            g["floor"]["decode"] = g["floor"].get("decode", 0.0) + decoded - start
+            g["floor"]["encode"] = g["floor"].get("encode", 0.0) + time.process_time() - decoded
     return groups
 
 
