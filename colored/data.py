@@ -157,8 +157,8 @@ def centre_view(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
 
-def crop_augmentation(size: int):
-    """Random crops (25-100% of the area, aspect 3:4-4:3) of an image kept at a larger size, and
+def crop_augmentation(size: int, min_area: float = 0.25):
+    """Random crops (``min_area``-100% of the area, aspect 3:4-4:3) of an image kept at a larger size, and
     horizontal flips. Unlike squashing every photo to a square and rotating it (the reference's
     recipe, which fills corners with reflections), every training view is a real part of a photo,
     and the high-resolution wallpapers give many distinct views."""
@@ -166,7 +166,7 @@ def crop_augmentation(size: int):
 
     return A.Compose(
         [
-            A.RandomResizedCrop(size=(size, size), scale=(0.25, 1.0), ratio=(0.75, 4 / 3)),
+            A.RandomResizedCrop(size=(size, size), scale=(min_area, 1.0), ratio=(0.75, 4 / 3)),
             A.HorizontalFlip(p=0.5),
         ]
     )
@@ -227,6 +227,7 @@ class ColorizationDataset(Dataset):
         cache: bool = False,
         progress: bool = False,
         crop_from: int | None = None,
+        crop_min_area: float = 0.25,
     ) -> None:
         self.files = [str(f) for f in files]
         self.size = size
@@ -236,7 +237,7 @@ class ColorizationDataset(Dataset):
         if crop_from is not None and crop_from < size:
             raise DataError(f"--crop-from {crop_from} is smaller than the image size {size}")
         if augment:
-            self.transform = crop_augmentation(size) if crop_from else geometric_augmentation()
+            self.transform = crop_augmentation(size, crop_min_area) if crop_from else geometric_augmentation()
         else:
             self.transform = None
         self._bad: dict[str, str] = {}  # path -> reason, per process

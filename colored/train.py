@@ -95,6 +95,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     fusion_dropout: float = 0.0
     fusion_init: str = "zero"  # unet: the fusion conv's class columns start at zero or random (PyTorch default)
+    ema: float = 0.0  # decay of an exponential moving average of the weights per step; 0: off
+    crop_min_area: float = 0.25  # crop mode: smallest random crop, as a share of the photo's area
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -110,6 +112,10 @@ class TrainConfig:
             raise TrainError(f"--crop-from {self.crop_from} must be at least --image-size {self.image_size}")
         if self.fusion_init not in ("zero", "random"):
             raise TrainError(f"--fusion-init must be zero or random, got {self.fusion_init!r}")
+        if not 0.0 <= self.ema < 1.0:
+            raise TrainError(f"--ema must be in [0, 1), got {self.ema}")
+        if not 0.0 < self.crop_min_area <= 1.0:
+            raise TrainError(f"--crop-min-area must be in (0, 1], got {self.crop_min_area}")
         if not 0.0 <= self.rebalance_lambda <= 1.0:
             raise TrainError(f"--rebalance-lambda must be in [0, 1], got {self.rebalance_lambda}")
         if self.loss not in LOSSES:
@@ -307,6 +313,26 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
     return model
 
 
+def averaged_model(model: ColorizationNet, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of ``model``'s weights and BatchNorm statistics, updated
+    after every optimiser step. With ~1,000 photos the weights after any one step scatter
+    (validation PSNR moved by 0.6 dB from one epoch to the next); their average does not.
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates (as timm's ModelEma),
+    so the average is not held for thousands of steps by the untrained first weights."""
+    from torch.optim.swa_utils import AveragedModel
+
+    @torch.no_grad()
+    def ema_update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:  # BatchNorm's step counters: copied, not averaged
+            torch._foreach_copy_(averaged, current)
+
+    return AveragedModel(model, multi_avg_fn=ema_update, use_buffers=True)
+
+
 def _log(msg: str, progress: bool) -> None:
     if progress:
         from tqdm import tqdm
@@ -329,7 +355,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         epochs = saved.epochs if keep_saved_epochs else cfg.epochs
         cfg = dataclasses.replace(saved, epochs=epochs, device=cfg.device, workers=cfg.workers, out=str(out))
         model = make_net(ModelConfig.from_dict(ckpt["model_config"]))
-        model.load_state_dict(ckpt["model"])
+        # With --ema, "model" holds the averaged weights (what best.pt and export use) and
+        # "train_model" the optimiser's own, which training continues from.
+        model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
         train_files, val_files = ckpt["train_files"], ckpt["val_files"]
         prior = ckpt["prior"].numpy() if ckpt.get("prior") is not None else None
         state = ckpt
@@ -343,7 +371,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
 
     size = OVERFIT_SIZE if cfg.overfit_one else cfg.image_size
     crop = None if cfg.overfit_one else cfg.crop_from
-    train_ds = ColorizationDataset(train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop)
+    train_ds = ColorizationDataset(
+        train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop,
+        crop_min_area=cfg.crop_min_area,
+    )
     val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
     if not len(train_ds):
         raise TrainError(f"{' '.join(cfg.data)}: none of the training images could be read")
@@ -359,6 +390,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, patience=5, min_lr=1e-5)
+    ema = averaged_model(model, cfg.ema) if cfg.ema else None
+    if ema is not None and state:
+        ema.module.load_state_dict(state["model"])
+        ema.n_averaged.fill_(int(state["ema_updates"]))  # the decay's warm-up goes on where it was
+    evaluated = model if ema is None else ema.module  # validation, previews and best.pt see the average
     history: list[dict] = []
     start_epoch, best = 0, math.inf
     if state:
@@ -389,12 +425,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             total += loss.item() * len(batch)
             n += len(batch)
             bar.set_postfix(loss=f"{total / n:.4f}")
         if not n:
             raise TrainError(f"epoch {epoch + 1}: no training image could be read")
-        row = {"epoch": epoch + 1, "train_loss": total / n, **evaluate(model, val_loader, loss_fn, device)}
+        row = {"epoch": epoch + 1, "train_loss": total / n, **evaluate(evaluated, val_loader, loss_fn, device)}
         monitored = row.get("val_loss", row["train_loss"])
         scheduler.step(monitored)
         row["lr"] = optimizer.param_groups[0]["lr"]
@@ -402,12 +440,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         history.append(row)
 
         if cfg.preview_every and (epoch + 1) % cfg.preview_every == 0:
-            _preview(out / "previews" / f"epoch_{epoch + 1:04d}.png", model, preview_ds, device)
+            _preview(out / "previews" / f"epoch_{epoch + 1:04d}.png", evaluated, preview_ds, device)
         is_best = monitored < best
         best = min(best, monitored)
         save_checkpoint(
             out / "last.pt",
-            model,
+            evaluated,
+            **({} if ema is None else {"train_model": model.state_dict(), "ema_updates": int(ema.n_averaged)}),
             train_config=cfg.to_dict(),
             optimizer=optimizer.state_dict(),
             scheduler=scheduler.state_dict(),

@@ -87,14 +87,19 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 @click.option("--fusion-init", type=click.Choice(["zero", "random"]), default="zero", show_default=True,
               help="arch unet: the fusion conv's weights on the 1000 class channels start at zero (a class no "
                    "training photo showed adds nothing) or at PyTorch's random init.")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Validate, preview and save an exponential moving average of the weights with this decay "
+                   "per step (e.g. 0.998); 0: off.")
+@click.option("--crop-min-area", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
+              help="With --crop-from: the smallest random crop, as a share of the photo's area.")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
-        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, overfit_one,
-        resume, quiet) -> None:
+        cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
+        overfit_one, resume, quiet) -> None:
     """Train a colorization model on the photos in DATA (one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
     their lightness and learns their colours. Unreadable files are skipped with a warning."""
@@ -115,6 +120,7 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             cache_images=cache_images, overfit_one=overfit_one, crop_from=crop_from,
             rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
             weight_decay=weight_decay, fusion_dropout=fusion_dropout, fusion_init=fusion_init,
+            ema=ema, crop_min_area=crop_min_area,
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
     except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:
