@@ -146,7 +146,8 @@ def floor_encode(pixels: np.ndarray, suffix: str, quality: int) -> bytes:
     from batch.images import PNG_PARAMS
 
     colour = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR) if pixels.ndim == 2 else pixels
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else list(PNG_PARAMS)
+    params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, quality], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
+              ".png": list(PNG_PARAMS)}.get(suffix, [])  # TIFF: OpenCV's defaults (it warns on PNG keys)
     ok, buf = cv2.imencode(suffix, colour, params)
     if not ok:
         raise RuntimeError(f"OpenCV cannot encode {suffix}")
