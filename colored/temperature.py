@@ -30,7 +30,7 @@ from colored.evaluate import GRAY, Colorizer, Photo, gray_decoded
 from colored.model import ColorizationNet
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
-DEFAULT_SCALES = (1.0, 0.9, 0.8, 0.7, 0.6)
+DEFAULT_SCALES = (1.0, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6)  # 0.05 steps where the checks start to hold
 AUC_MARGIN = 0.5
 RECALL_FLOOR = 30.0
 COLORFULNESS_FLOOR = 25.0
