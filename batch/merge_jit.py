@@ -53,7 +53,7 @@ def _linear(L, a, b):
 @inline
 def _code16(v):
     # Returns rather than stores: stores inside an inlined helper kept LLVM from vectorising.
-    return np.int32(_srgb(v) * F(65535) + F(0.5))
+    return np.uint16(_srgb(v) * F(65535) + F(0.5))
 
 
 @inline
@@ -72,15 +72,14 @@ def merge_rows(src, lut, a_rows, b_rows, y0, y1, wy, out, gamma8, bgr):
     of each linear value in 1/65535 steps (used for uint8 out); bgr: OpenCV's order.
     """
     L = np.empty(src.shape[1], np.float32)
-    index = np.empty(out.shape[1], np.int32)
-    # 8-bit output: one plane of table indices per channel, uint16 (the table has 65536
-    # entries). Half the bytes of int32 indices keep a row's indices and the table in the
-    # core's cache together: 4.1 -> 3.4 ms/MP.
-    ir = np.empty(src.shape[1], np.uint16)
-    ig = np.empty(src.shape[1], np.uint16)
-    ib = np.empty(src.shape[1], np.uint16)
+    # One uint16 plane per channel: the 16-bit codes themselves, or for 8-bit output the
+    # indices into gamma8 (65536 entries). Planes of uint16 rather than interleaved int32
+    # keep a row's indices and the table in the core's cache together: 4.1 -> 3.4 ms/MP.
+    r_ = np.empty(src.shape[1], np.uint16)
+    g_ = np.empty(src.shape[1], np.uint16)
+    b_ = np.empty(src.shape[1], np.uint16)
+    first, last = (b_, r_) if bgr else (r_, b_)
     eight = out.itemsize == 1
-    ri, bi = (2, 0) if bgr else (0, 2)
     for i in range(src.shape[0]):
         w1 = wy[i]
         w0 = F(1) - w1
@@ -95,26 +94,20 @@ def merge_rows(src, lut, a_rows, b_rows, y0, y1, wy, out, gamma8, bgr):
         if eight:  # the sRGB curve by table: cheaper than computing it, exact to the 8-bit level
             for k in range(L.shape[0]):
                 r, g, b = _linear(L[k], a0[k] * w0 + a1[k] * w1, b0[k] * w0 + b1[k] * w1)
-                ir[k] = _index(r)
-                ig[k] = _index(g)
-                ib[k] = _index(b)
-            if bgr:
-                for k in range(L.shape[0]):
-                    dst[3 * k] = gamma8[ib[k]]
-                    dst[3 * k + 1] = gamma8[ig[k]]
-                    dst[3 * k + 2] = gamma8[ir[k]]
-            else:
-                for k in range(L.shape[0]):
-                    dst[3 * k] = gamma8[ir[k]]
-                    dst[3 * k + 1] = gamma8[ig[k]]
-                    dst[3 * k + 2] = gamma8[ib[k]]
+                r_[k] = _index(r)
+                g_[k] = _index(g)
+                b_[k] = _index(b)
+            for k in range(L.shape[0]):
+                dst[3 * k] = gamma8[first[k]]
+                dst[3 * k + 1] = gamma8[g_[k]]
+                dst[3 * k + 2] = gamma8[last[k]]
         else:
             for k in range(L.shape[0]):
                 r, g, b = _linear(L[k], a0[k] * w0 + a1[k] * w1, b0[k] * w0 + b1[k] * w1)
-                index[3 * k] = _code16(r)
-                index[3 * k + 1] = _code16(g)
-                index[3 * k + 2] = _code16(b)
+                r_[k] = _code16(r)
+                g_[k] = _code16(g)
+                b_[k] = _code16(b)
             for k in range(L.shape[0]):
-                dst[3 * k + ri] = index[3 * k]
-                dst[3 * k + 1] = index[3 * k + 1]
-                dst[3 * k + bi] = index[3 * k + 2]
+                dst[3 * k] = first[k]
+                dst[3 * k + 1] = g_[k]
+                dst[3 * k + 2] = last[k]
