@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from colored.color import rgb_to_lab
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+CROP_MIN_AREA = 0.25  # smallest random crop of crop mode, as a share of the photo's area
 
 
 class DataError(ValueError):
@@ -157,7 +158,7 @@ def centre_view(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
 
-def crop_augmentation(size: int, min_area: float = 0.25):
+def crop_augmentation(size: int, min_area: float = CROP_MIN_AREA):
     """Random crops (``min_area``-100% of the area, aspect 3:4-4:3) of an image kept at a larger size, and
     horizontal flips. Unlike squashing every photo to a square and rotating it (the reference's
     recipe, which fills corners with reflections), every training view is a real part of a photo,
@@ -227,7 +228,7 @@ class ColorizationDataset(Dataset):
         cache: bool = False,
         progress: bool = False,
         crop_from: int | None = None,
-        crop_min_area: float = 0.25,
+        crop_min_area: float = CROP_MIN_AREA,
     ) -> None:
         self.files = [str(f) for f in files]
         self.size = size

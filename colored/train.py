@@ -27,6 +27,7 @@ from colored.atomic import atomic_path, atomic_write_bytes
 from colored.checkpoint import read_checkpoint, save_checkpoint
 from colored.color import lab_to_rgb
 from colored.data import (
+    CROP_MIN_AREA,
     BadFileReporter,
     ColorizationDataset,
     DataError,
@@ -96,7 +97,7 @@ class TrainConfig:
     fusion_dropout: float = 0.0
     fusion_init: str = "zero"  # unet: the fusion conv's class columns start at zero or random (PyTorch default)
     ema: float = 0.0  # decay of an exponential moving average of the weights per step; 0: off
-    crop_min_area: float = 0.25  # crop mode: smallest random crop, as a share of the photo's area
+    crop_min_area: float = CROP_MIN_AREA  # crop mode: smallest random crop, as a share of the photo's area
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
