@@ -3,7 +3,8 @@
 Every image is EXIF-transposed, converted to 8-bit RGB and resized (squashed, as the
 reference did) to the model size. Training images get the reference's geometric
 augmentation only (horizontal flip; shift 0.06 / scale 0.1 / rotate 45 via ``A.Affine``);
-L and ab are then computed from that one augmented RGB image. The model derives its
+L and ab are then computed from that one augmented RGB image. With ``tone_jitter`` the L of a
+training view is then re-rendered (tone curve, blur, grain; `tone_augmentation`); ab stays. The model derives its
 backbone's grey copy from this L, so both branches always see the same picture.
 
 Unreadable files never stop training: they are dropped (one warning each) when found
@@ -173,6 +174,24 @@ def crop_augmentation(size: int, min_area: float = CROP_MIN_AREA):
     )
 
 
+def tone_augmentation(p: float):
+    """Changes to the lightness alone, as black-and-white archives differ from a colour photo's L*:
+    another tone curve (gamma 0.7-1.4, contrast and brightness), softness and film grain. Applied to
+    L/100 after the colour target is computed, so the model learns the same colours from every
+    rendering of a scene instead of recognising a training photo by its exact tones. ``p`` is the
+    probability of the tone change; blur and grain each come with probability p/2."""
+    import albumentations as A
+
+    return A.Compose(
+        [
+            A.RandomGamma(gamma_limit=(70, 140), p=p),
+            A.RandomBrightnessContrast(brightness_limit=0.08, contrast_limit=0.25, p=p),
+            A.GaussianBlur(sigma_limit=(0.3, 1.5), p=p / 2),
+            A.GaussNoise(std_range=(0.01, 0.04), p=p / 2),
+        ]
+    )
+
+
 def geometric_augmentation():
     """The reference's augmentation, in albumentations 2.x terms: geometric only, no colour jitter."""
     import albumentations as A
@@ -229,6 +248,7 @@ class ColorizationDataset(Dataset):
         progress: bool = False,
         crop_from: int | None = None,
         crop_min_area: float = CROP_MIN_AREA,
+        tone_jitter: float = 0.0,
     ) -> None:
         self.files = [str(f) for f in files]
         self.size = size
@@ -241,6 +261,7 @@ class ColorizationDataset(Dataset):
             self.transform = crop_augmentation(size, crop_min_area) if crop_from else geometric_augmentation()
         else:
             self.transform = None
+        self.tone = tone_augmentation(tone_jitter) if augment and tone_jitter > 0 else None
         self._bad: dict[str, str] = {}  # path -> reason, per process
         self._cache: list[np.ndarray] | None = None
         if cache:
@@ -250,6 +271,7 @@ class ColorizationDataset(Dataset):
         """The same images (sharing the cache) without augmentation: for the colour prior."""
         view = copy.copy(self)
         view.transform = None
+        view.tone = None
         return view
 
     def decode(self, path: str) -> np.ndarray:
@@ -273,6 +295,8 @@ class ColorizationDataset(Dataset):
         """Seed the augmentation (called per epoch and per DataLoader worker, for reproducible resumes)."""
         if self.transform is not None:
             self.transform.set_random_seed(seed % 2**32)
+        if self.tone is not None:
+            self.tone.set_random_seed((seed * 7919 + 1) % 2**32)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -287,6 +311,12 @@ class ColorizationDataset(Dataset):
             return self.transform(image=rgb)["image"]
         return centre_view(rgb, self.size) if self.crop_from else rgb
 
+    def retone(self, L: torch.Tensor) -> torch.Tensor:
+        """The tone augmentation on L (1,H,W) in [0,100]; the colour target is left as it was."""
+        grey = np.ascontiguousarray(L[0].numpy() / 100.0, dtype=np.float32)
+        out = np.clip(self.tone(image=grey)["image"], 0.0, 1.0) * 100.0
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).reshape(L.shape)
+
     def __getitem__(self, index: int) -> Sample:
         path = self.files[index]
         if path not in self._bad:
@@ -296,6 +326,8 @@ class ColorizationDataset(Dataset):
                 self._bad[path] = f"{type(e).__name__}: {e}"
             else:
                 L, ab = rgb_to_sample(self.augment(rgb))
+                if self.tone is not None:
+                    L = self.retone(L)
                 return Sample(L, ab, path)
         s = self.size
         return Sample(torch.zeros(1, s, s), torch.zeros(2, s, s), path, self._bad[path])

@@ -98,6 +98,7 @@ class TrainConfig:
     fusion_init: str = "zero"  # unet: the fusion conv's class columns start at zero or random (PyTorch default)
     ema: float = 0.0  # decay of an exponential moving average of the weights per step; 0: off
     crop_min_area: float = CROP_MIN_AREA  # crop mode: smallest random crop, as a share of the photo's area
+    tone_jitter: float = 0.0  # probability of a random tone curve on a training view's L (blur, grain: half of it)
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -117,6 +118,8 @@ class TrainConfig:
             raise TrainError(f"--ema must be in [0, 1), got {self.ema}")
         if not 0.0 < self.crop_min_area <= 1.0:
             raise TrainError(f"--crop-min-area must be in (0, 1], got {self.crop_min_area}")
+        if not 0.0 <= self.tone_jitter <= 1.0:
+            raise TrainError(f"--tone-jitter must be in [0, 1], got {self.tone_jitter}")
         if not 0.0 <= self.rebalance_lambda <= 1.0:
             raise TrainError(f"--rebalance-lambda must be in [0, 1], got {self.rebalance_lambda}")
         if self.loss not in LOSSES:
@@ -374,7 +377,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
     crop = None if cfg.overfit_one else cfg.crop_from
     train_ds = ColorizationDataset(
         train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop,
-        crop_min_area=cfg.crop_min_area,
+        crop_min_area=cfg.crop_min_area, tone_jitter=cfg.tone_jitter,
     )
     val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
     if not len(train_ds):

@@ -93,6 +93,10 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
                    "per step (e.g. 0.998); 0: off.")
 @click.option("--crop-min-area", type=click.FloatRange(0, 1, min_open=True), default=0.25, show_default=True,
               help="With --crop-from: the smallest random crop, as a share of the photo's area.")
+@click.option("--tone-jitter", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Probability that a training view's lightness alone gets another tone curve (gamma, "
+                   "contrast, brightness); blur and film grain come with half of it. The colour target stays; "
+                   "0: off.")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
@@ -100,7 +104,7 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
         cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
-        overfit_one, resume, quiet) -> None:
+        tone_jitter, overfit_one, resume, quiet) -> None:
     """Train a colorization model on the photos in DATA (one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
     their lightness and learns their colours. Unreadable files are skipped with a warning."""
@@ -121,7 +125,7 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             cache_images=cache_images, overfit_one=overfit_one, crop_from=crop_from,
             rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
             weight_decay=weight_decay, fusion_dropout=fusion_dropout, fusion_init=fusion_init,
-            ema=ema, crop_min_area=crop_min_area,
+            ema=ema, crop_min_area=crop_min_area, tone_jitter=tone_jitter,
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
     except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:

@@ -154,3 +154,25 @@ def test_crop_from_smaller_than_size_is_refused(tmp_path):
 
     with pytest.raises(DataError, match="--crop-from 16"):
         ColorizationDataset([], 32, crop_from=16)
+
+
+def test_tone_jitter_changes_lightness_only_and_is_seeded(folder):
+    """--tone-jitter re-renders L (tone curve, blur, grain) of the same crop; the colour target, the
+    crop itself and the plain view are untouched, and a reseed replays the same views."""
+    files = [folder / "astronaut.JPG", folder / "a" / "coffee.png"]
+    plain_aug = ColorizationDataset(files, 48, augment=True, cache=True, crop_from=64)
+    toned = ColorizationDataset(files, 48, augment=True, cache=True, crop_from=64, tone_jitter=1.0)
+    plain_aug.reseed(5)
+    toned.reseed(5)
+    a = [plain_aug[i % 2] for i in range(6)]
+    b = [toned[i % 2] for i in range(6)]
+    assert all(torch.equal(x.ab, y.ab) for x, y in zip(a, b))  # same crops, same colours
+    assert all(not torch.equal(x.L, y.L) for x, y in zip(a, b))  # another rendering of the lightness
+    assert all(0.0 <= float(y.L.min()) and float(y.L.max()) <= 100.0 for y in b)
+    # The tone change is a monotone curve plus a little blur and grain: the scene stays recognisable.
+    corr = [np.corrcoef(x.L.flatten(), y.L.flatten())[0, 1] for x, y in zip(a, b)]
+    assert min(corr) > 0.8
+    toned.reseed(5)
+    assert all(torch.equal(y.L, toned[i % 2].L) for i, y in enumerate(b))
+    assert toned.plain().tone is None and torch.equal(toned.plain()[0].L, plain_aug.plain()[0].L)
+    assert ColorizationDataset(files, 48, augment=False, tone_jitter=1.0).tone is None  # validation: never

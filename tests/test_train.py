@@ -13,7 +13,7 @@ from skimage import data as skdata
 from colored import bins
 from colored.checkpoint import read_checkpoint
 from colored.losses import ClassificationLoss, mse, soft_encode
-from colored.train import TrainConfig, train
+from colored.train import TrainConfig, TrainError, train
 from colored.train_cli import cli
 
 torch.set_num_threads(1)
@@ -182,19 +182,24 @@ def test_cli_rejects_bad_new_options(photos, tmp_path):
     assert res.exit_code == 1 and "--crop-from 32 must be at least --image-size 64" in res.output
     res = CliRunner().invoke(cli, [str(photos), *TINY, "--ema", "1", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2 and "--ema" in res.output
+    res = CliRunner().invoke(cli, [str(photos), *TINY, "--tone-jitter", "1.5", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "--tone-jitter" in res.output
+    with pytest.raises(TrainError, match="--tone-jitter"):
+        TrainConfig(data=str(photos), out=str(tmp_path / "r"), tone_jitter=-0.1)
 
 
 def test_cli_ema_validates_the_average_and_resumes_exactly(photos, tmp_path):
     """--ema: validation and last.pt's weights are the moving average (the optimiser's own weights are
     kept beside them for --resume), and a resumed run continues the average exactly."""
     args = [str(photos), "--arch", "unet", *TINY, "--crop-from", "80", "--crop-min-area", "0.1", "--batch-size", "2",
-            "--steps-per-epoch", "2", "--val-fraction", "0.3", "--quiet"]
+            "--steps-per-epoch", "2", "--val-fraction", "0.3", "--tone-jitter", "0.5", "--quiet"]
     plain, ema = tmp_path / "plain", tmp_path / "ema"
     assert CliRunner().invoke(cli, [*args, "--out", str(plain), "--epochs", "2"]).exit_code == 0
     res = CliRunner().invoke(cli, [*args, "--ema", "0.9", "--out", str(ema), "--epochs", "2"])
     assert res.exit_code == 0, res.output
     ckpt = read_checkpoint(ema / "last.pt")
     assert ckpt["train_config"]["ema"] == 0.9 and ckpt["train_config"]["crop_min_area"] == 0.1
+    assert ckpt["train_config"]["tone_jitter"] == 0.5
     assert ckpt["ema_updates"] == 4
     head = "head.weight"
     assert not torch.equal(ckpt["model"][head], ckpt["train_model"][head])
