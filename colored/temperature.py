@@ -12,8 +12,11 @@ Rule: every candidate is checked on the validation photos against the acceptance
 the default model (issue 11) plus one: PSNR at least the grey image's and at least its own
 constant tint's (its mean ab laid on every photo); AuC at least AUC_MARGIN above its tint's;
 green and blue recall at least RECALL_FLOOR %; mean colourfulness at least
-COLORFULNESS_FLOOR. The candidate meeting the most checks wins; among those, the most
-colourful. A colorizer has to be both accurate (PSNR, AuC) and colourful (the rest): ranking
+COLORFULNESS_FLOOR. The three comparisons (PSNR against grey and tint, AuC against tint) are
+made photo by photo: a check holds when the mean difference minus its standard error still
+clears the target, so that a check met by a hair on a hundred photos (a difference the next
+hundred would not repeat) does not count. The candidate meeting the most checks wins; among
+those, the most colourful. A colorizer has to be both accurate (PSNR, AuC) and colourful (the rest): ranking
 by accuracy alone picks a sepia model, by colour alone a garish one; the tie-break prefers
 colour because the checks already hold the accuracy.
 """
@@ -36,12 +39,20 @@ RECALL_FLOOR = 30.0
 COLORFULNESS_FLOOR = 25.0
 
 
+def paired_se(a: Sequence[float], b: Sequence[float]) -> float:
+    """Standard error of the mean of the per-photo differences a - b (0 for fewer than two photos)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+
+
 def checks(row: dict, gray_psnr: float) -> dict[str, bool]:
-    """The acceptance checks of one candidate (a sweep row with its tint's numbers)."""
+    """The acceptance checks of one candidate (a sweep row with its tint's numbers). The row's
+    standard errors of the paired differences (``grey_psnr_se``, ``tint_psnr_se``,
+    ``tint_auc_se``; 0 when absent) are the margin each comparison must clear."""
     return {
-        "psnr>=grey": row["psnr"] >= gray_psnr,
-        "psnr>=tint": row["psnr"] >= row["tint_psnr"],
-        f"auc>=tint+{AUC_MARGIN:g}": row["auc"] >= row["tint_auc"] + AUC_MARGIN,
+        "psnr>=grey": row["psnr"] - row.get("grey_psnr_se", 0.0) >= gray_psnr,
+        "psnr>=tint": row["psnr"] - row.get("tint_psnr_se", 0.0) >= row["tint_psnr"],
+        f"auc>=tint+{AUC_MARGIN:g}": row["auc"] - row.get("tint_auc_se", 0.0) >= row["tint_auc"] + AUC_MARGIN,
         f"green>={RECALL_FLOOR:g}": row["green_recall"] >= RECALL_FLOOR,
         f"blue>={RECALL_FLOOR:g}": row["blue_recall"] >= RECALL_FLOOR,
         f"colorfulness>={COLORFULNESS_FLOOR:g}": row["colorfulness"] >= COLORFULNESS_FLOOR,
@@ -86,12 +97,13 @@ KEYS = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_rec
 class Sweep:
     temperature: float
     scale: float
-    rows: list[dict]  # per candidate: temperature, scale, KEYS, tint_psnr, tint_auc, checks, met
+    rows: list[dict]  # per candidate: temperature, scale, KEYS, tint_psnr, tint_auc, the *_se margins, checks, met
     gray: dict  # the grey baseline's psnr and auc
     rule: str
 
     def markdown(self) -> str:
-        cols = ("psnr", "tint_psnr", "auc", "tint_auc", "colorfulness", "green_recall", "blue_recall", "red_recall")
+        cols = ("psnr", "tint_psnr", "auc", "tint_auc", "colorfulness", "green_recall", "blue_recall", "red_recall",
+                "grey_psnr_se", "tint_psnr_se", "tint_auc_se")
         lines = ["| T | scale | " + " | ".join(cols) + " | checks met |", "|---" * (len(cols) + 3) + "|"]
         for r in self.rows:
             mark = " **chosen**" if (r["temperature"], r["scale"]) == (self.temperature, self.scale) else ""
@@ -110,20 +122,28 @@ def sweep(model: ColorizationNet, photos: Sequence[Photo], size: int,
     if model.config.head != "classification":
         raise ValueError("only classification models have an annealed-mean temperature")
     cache = LogitCache(model, size)
-    gray = summarise(GRAY, run_method(GRAY, gray_colorizer, photos, [])[0])
+    gray_rows = run_method(GRAY, gray_colorizer, photos, [])[0]
+    gray = summarise(GRAY, gray_rows)
     rows = []
     for t in sorted(temperatures):
         for s in sorted(scales, reverse=True):
             name = f"T={t:g} scale={s:g}"
             scored = run_method(name, cache.colorizer(t, s), photos, [], progress)[0]
             ours = summarise(name, scored)
-            tint = summarise("tint", run_method("tint", tint_colorizer(*mean_ab(scored)), photos, [])[0])
+            tint_rows = run_method("tint", tint_colorizer(*mean_ab(scored)), photos, [])[0]
+            tint = summarise("tint", tint_rows)
+
+            def se(key: str, other: list) -> float:
+                return paired_se([getattr(r, key) for r in scored], [getattr(r, key) for r in other])
+
             row = {"temperature": t, "scale": s, **{k: getattr(ours, k) for k in KEYS},
-                   "tint_psnr": tint.psnr, "tint_auc": tint.auc}
+                   "tint_psnr": tint.psnr, "tint_auc": tint.auc, "grey_psnr_se": se("psnr", gray_rows),
+                   "tint_psnr_se": se("psnr", tint_rows), "tint_auc_se": se("auc", tint_rows)}
             row["checks"] = checks(row, gray.psnr)
             row["met"] = sum(row["checks"].values())
             rows.append(row)
     best = max(rows, key=lambda r: (r["met"], r["colorfulness"]))
-    rule = f"most checks met ({', '.join(best['checks'])}), then most colourful"
+    rule = (f"most checks met ({', '.join(best['checks'])}; the PSNR and AuC comparisons by at least one "
+            f"standard error of the per-photo differences), then most colourful")
     return Sweep(temperature=best["temperature"], scale=best["scale"], rows=rows,
                  gray={"psnr": gray.psnr, "auc": gray.auc}, rule=rule)

@@ -53,9 +53,11 @@ def test_sweep_follows_its_rule(model, photos):
     result = sweep(model, photos, 64, temperatures=(1.0, 0.3), scales=(0.5, 1.0))
     assert [(r["temperature"], r["scale"]) for r in result.rows] == [(0.3, 1.0), (0.3, 0.5), (1.0, 1.0), (1.0, 0.5)]
     for r in result.rows:
-        assert r["met"] == sum([r["psnr"] >= result.gray["psnr"], r["psnr"] >= r["tint_psnr"],
-                                r["auc"] >= r["tint_auc"] + 0.5, r["green_recall"] >= 30, r["blue_recall"] >= 30,
-                                r["colorfulness"] >= 25])
+        assert r["met"] == sum([r["psnr"] - r["grey_psnr_se"] >= result.gray["psnr"],
+                                r["psnr"] - r["tint_psnr_se"] >= r["tint_psnr"],
+                                r["auc"] - r["tint_auc_se"] >= r["tint_auc"] + 0.5, r["green_recall"] >= 30,
+                                r["blue_recall"] >= 30, r["colorfulness"] >= 25])
+        assert r["grey_psnr_se"] > 0 and r["tint_psnr_se"] > 0 and r["tint_auc_se"] > 0  # three photos that differ
     best = max(result.rows, key=lambda r: (r["met"], r["colorfulness"]))
     assert (result.temperature, result.scale) == (best["temperature"], best["scale"])
     # halving the colour halves colourfulness roughly, and a tint differs per candidate
@@ -72,6 +74,21 @@ def test_checks_are_the_acceptance_targets():
     assert list(checks(row, gray_psnr=22.0).values()) == [True, False, True, True, False, True]
     assert list(checks(row, gray_psnr=22.1).values())[0] is False
     assert list(checks({**row, "tint_auc": 88.2}, 22.0).values())[2] is False
+    # with standard errors, each comparison must clear its target by one SE
+    sure = {**row, "tint_psnr": 21.0, "grey_psnr_se": 0.2, "tint_psnr_se": 0.5, "tint_auc_se": 0.05}
+    assert list(checks(sure, gray_psnr=21.8).values())[:3] == [True, True, True]
+    assert list(checks(sure, gray_psnr=21.9).values())[0] is False
+    assert list(checks({**sure, "tint_psnr_se": 1.1}, 21.8).values())[1] is False
+    assert list(checks({**sure, "tint_auc_se": 0.2}, 21.8).values())[2] is False
+
+
+def test_paired_standard_error():
+    from colored.temperature import paired_se
+
+    a, b = [3.0, 5.0, 4.0, 8.0], [1.0, 2.0, 2.0, 3.0]  # differences 2, 3, 2, 5: sd 1.414, n 4
+    assert paired_se(a, b) == pytest.approx(np.std([2, 3, 2, 5], ddof=1) / 2)
+    assert paired_se([1.0, 2.0], [0.0, 1.0]) == 0.0  # a constant difference is certain
+    assert paired_se([1.0], [0.0]) == 0.0
 
 
 def test_scale_multiplies_the_decoded_colour(model, photos):

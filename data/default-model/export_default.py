@@ -7,7 +7,8 @@ Steps:
   1. decode: the annealed-mean T and a chroma scale are swept on the run's *validation*
      photos (never the test split) through colored-batch's decode/merge path; the rule is in
      colored.temperature (the candidate meeting the most acceptance checks: PSNR >= grey and
-     >= its own tint's, AuC >= the tint's + 0.5, green/blue recall >= 30 %, colourfulness >= 25;
+     >= its own tint's, AuC >= the tint's + 0.5, each of these three by at least one standard
+     error of the per-photo differences; green/blue recall >= 30 %, colourfulness >= 25;
      then the most colourful).
      `--temperature 0.38 --scale 1` skips the sweep.
   2. export at `--size` (the network is fully convolutional; the unet's encoder sees the
