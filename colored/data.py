@@ -4,8 +4,9 @@ Every image is EXIF-transposed, converted to 8-bit RGB and resized (squashed, as
 reference did) to the model size. Training images get the reference's geometric
 augmentation only (horizontal flip; shift 0.06 / scale 0.1 / rotate 45 via ``A.Affine``);
 L and ab are then computed from that one augmented RGB image. With ``tone_jitter`` the L of a
-training view is then re-rendered (tone curve, blur, grain; `tone_augmentation`); ab stays. The model derives its
-backbone's grey copy from this L, so both branches always see the same picture.
+training view is then re-rendered (tone curve, blur, grain; `tone_augmentation`); ab stays.
+The model derives its backbone's grey copy from this L, so both branches always see the same
+picture.
 
 Unreadable files never stop training: they are dropped (one warning each) when found
 while scanning or caching, and a file that fails mid-epoch yields an "invalid" sample
