@@ -78,19 +78,25 @@ def lightness(pixels: np.ndarray, is_color: bool = True, lut: np.ndarray | None 
     return L
 
 
+def model_pixels(pixels: np.ndarray, size: int) -> np.ndarray:
+    """The whole picture's code values squashed to S x S: area-averaged when both sides are at
+    least S, else bilinear. The one resize of the network's input: serving (model_input), the
+    training corpus (data/photos.py) and evaluation all take it, so the network sees the same
+    kind of picture when it learns and when it runs."""
+    h, w = pixels.shape[:2]
+    if h >= size and w >= size:
+        return area.shrink(pixels, size)
+    return cv2.resize(pixels, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
 def model_input(decoded: "DecodedImage", size: int) -> np.ndarray:
     """The (1, S, S) float32 L plane the network takes: the whole picture, resized to S x S.
 
-    Resizing the code values before computing L matches how training images were
-    prepared (resize, then Lab) and costs almost nothing at full resolution.
+    The code values are resized before L is computed (model_pixels), as the training corpus
+    is prepared; at full resolution that costs almost nothing.
     """
-    pixels = decoded.pixels
-    h, w = pixels.shape[:2]
     with stage("model input"):
-        if h >= size and w >= size:
-            small = area.shrink(pixels, size)
-        else:
-            small = cv2.resize(pixels, (size, size), interpolation=cv2.INTER_LINEAR)
+        small = model_pixels(decoded.pixels, size)
         return lightness(small, decoded.is_color, decoded.lightness_lut)[None]
 
 

@@ -160,16 +160,18 @@ def centre_view(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
 
-def crop_augmentation(size: int, min_area: float = CROP_MIN_AREA):
+def crop_augmentation(size: int, min_area: float = CROP_MIN_AREA, interpolation: int | None = None):
     """Random crops (``min_area``-100% of the area, aspect 3:4-4:3) of an image kept at a larger size, and
     horizontal flips. Unlike squashing every photo to a square and rotating it (the reference's
     recipe, which fills corners with reflections), every training view is a real part of a photo,
     and the high-resolution wallpapers give many distinct views."""
     import albumentations as A
+    import cv2
 
     return A.Compose(
         [
-            A.RandomResizedCrop(size=(size, size), scale=(min_area, 1.0), ratio=(0.75, 4 / 3)),
+            A.RandomResizedCrop(size=(size, size), scale=(min_area, 1.0), ratio=(0.75, 4 / 3),
+                                interpolation=cv2.INTER_LINEAR if interpolation is None else interpolation),
             A.HorizontalFlip(p=0.5),
         ]
     )
@@ -365,3 +367,44 @@ class BadFileReporter:
             if path not in self.seen:
                 self.seen.add(path)
                 warn_unreadable(path, reason)
+
+
+class CorpusDataset(ColorizationDataset):
+    """(L, ab) of the photos of a corpus cache (colored.corpus, built by data/photos.py).
+
+    The cache holds each photo as the runtime prepares the network's input: decoded by
+    colored-batch's decoder and squashed whole to S x S by its area resize. Validation views
+    are that picture at the model size (area resize again when the sizes differ); training
+    views are random crops of it (``crop_min_area``-100 % of the area, aspect 3:4-4:3, area
+    resampling) and mirror images, optionally re-toned (``tone_jitter``)."""
+
+    def __init__(self, corpus, names: Sequence[str], size: int, augment: bool = False,
+                 crop_min_area: float = CROP_MIN_AREA, tone_jitter: float = 0.0) -> None:
+        import cv2
+
+        by_name = {r["name"]: r for r in corpus.rows}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise DataError(f"{corpus.root}: {len(missing)} photos of the run are not in this corpus cache (first: {missing[0]})")
+        self.corpus = corpus
+        self.files = list(names)
+        self.rows = [by_name[n]["row"] for n in names]
+        self.sources = [by_name[n]["source"] for n in names]
+        self.size = size
+        self.crop_from = None
+        self.transform = crop_augmentation(size, crop_min_area, cv2.INTER_AREA) if augment else None
+        self.tone = tone_augmentation(tone_jitter) if augment and tone_jitter > 0 else None
+        self._bad = {}
+        self._cache = None
+
+    def load(self, index: int) -> np.ndarray:
+        return np.asarray(self.corpus.images[self.rows[index]])
+
+    def augment(self, rgb: np.ndarray) -> np.ndarray:
+        import cv2
+
+        if self.transform is not None:
+            return self.transform(image=rgb)["image"]
+        if rgb.shape[0] != self.size:
+            return cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return rgb

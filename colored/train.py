@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
 from colored import bins, metrics
 from colored.atomic import atomic_path, atomic_write_bytes
@@ -30,6 +30,7 @@ from colored.data import (
     CROP_MIN_AREA,
     BadFileReporter,
     ColorizationDataset,
+    CorpusDataset,
     DataError,
     collate_skip_bad,
     find_images,
@@ -99,6 +100,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the weights per step; 0: off
     crop_min_area: float = CROP_MIN_AREA  # crop mode: smallest random crop, as a share of the photo's area
     tone_jitter: float = 0.0  # probability of a random tone curve on a training view's L (blur, grain: half of it)
+    source_weights: dict[str, float] | None = None  # corpus: a source's share of the training views (overrides the record's)
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -152,11 +154,15 @@ def _seed_worker(worker_id: int) -> None:
     info.dataset.reseed(torch.initial_seed())
 
 
-def _loader(ds: ColorizationDataset, cfg: TrainConfig, epoch_seed: int | None, device: torch.device, num_samples: int | None = None) -> DataLoader:
+def _loader(ds: ColorizationDataset, cfg: TrainConfig, epoch_seed: int | None, device: torch.device,
+            num_samples: int | None = None, weights: np.ndarray | None = None) -> DataLoader:
     sampler = None
     if epoch_seed is not None:
         g = torch.Generator().manual_seed(epoch_seed)
-        sampler = RandomSampler(ds, num_samples=num_samples, generator=g)
+        if weights is not None:  # per-source shares: photos drawn with replacement
+            sampler = WeightedRandomSampler(torch.as_tensor(weights), num_samples or len(ds), replacement=True, generator=g)
+        else:
+            sampler = RandomSampler(ds, num_samples=num_samples, generator=g)
         ds.reseed(epoch_seed)  # used when workers == 0
     return DataLoader(
         ds,
@@ -170,13 +176,17 @@ def _loader(ds: ColorizationDataset, cfg: TrainConfig, epoch_seed: int | None, d
     )
 
 
-def compute_prior(ds: ColorizationDataset, seed: int, progress: bool = False) -> np.ndarray:
+def compute_prior(ds: ColorizationDataset, seed: int, progress: bool = False, weights: np.ndarray | None = None) -> np.ndarray:
     """Smoothed empirical ab distribution over the bins, from a pixel subsample of (up to
-    PRIOR_IMAGES) un-augmented training images."""
+    PRIOR_IMAGES) un-augmented training images; drawn with ``weights`` when the training views
+    are (a corpus's source shares), so the rebalancing sees the colours training does."""
     from tqdm import tqdm
 
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(ds))[:PRIOR_IMAGES]
+    if weights is not None:
+        order = rng.choice(len(ds), size=min(PRIOR_IMAGES, len(ds)), replace=False, p=weights / weights.sum())
+    else:
+        order = rng.permutation(len(ds))[:PRIOR_IMAGES]
     hist = np.zeros((bins.HIST_SIZE, bins.HIST_SIZE), np.int64)
     for i in tqdm(order, desc="colour prior", unit="img", disable=not progress, leave=False):
         sample = ds[int(i)]
@@ -280,6 +290,17 @@ def _preview(path: Path, model: ColorizationNet, ds: ColorizationDataset, device
 
 
 def _select_files(cfg: TrainConfig) -> tuple[list[str], list[str]]:
+    if _corpus_path(cfg):
+        from colored.corpus import open_corpus
+
+        corpus = open_corpus(cfg.data[0])
+        train = [r["name"] for r in corpus.split("train")]
+        val = [r["name"] for r in corpus.split("val")]  # the test split is never read by training
+        if cfg.max_train_images is not None and len(train) > cfg.max_train_images:
+            keep = np.sort(np.random.default_rng(cfg.seed + 1).permutation(len(train))[: cfg.max_train_images])
+            train = [train[i] for i in keep]
+        write_split(Path(cfg.out) / "split.json", Path(cfg.data[0]), train, val, cfg.seed)
+        return train, val
     if cfg.overfit_one:
         path = Path(cfg.data[0])
         if len(cfg.data) > 1 or not path.is_file():
@@ -292,6 +313,17 @@ def _select_files(cfg: TrainConfig) -> tuple[list[str], list[str]]:
         train = [train[i] for i in keep]
     write_split(Path(cfg.out) / "split.json", [Path(d) for d in cfg.data], train, val, cfg.seed)
     return [str(p) for p in train], [str(p) for p in val]
+
+
+def _corpus_path(cfg: TrainConfig) -> bool:
+    """True when DATA is one corpus cache (data/photos.py) rather than folders of photos."""
+    from colored.corpus import is_corpus
+
+    if not any(is_corpus(d) for d in cfg.data):
+        return False
+    if len(cfg.data) > 1 or cfg.overfit_one:
+        raise DataError(f"{' '.join(cfg.data)}: a corpus cache is the only DATA of a run (and not for --overfit-one)")
+    return True
 
 
 def _new_model(cfg: TrainConfig) -> ColorizationNet:
@@ -375,17 +407,29 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
 
     size = OVERFIT_SIZE if cfg.overfit_one else cfg.image_size
     crop = None if cfg.overfit_one else cfg.crop_from
-    train_ds = ColorizationDataset(
-        train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop,
-        crop_min_area=cfg.crop_min_area, tone_jitter=cfg.tone_jitter,
-    )
-    val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
+    weights = None
+    if _corpus_path(cfg):
+        from colored.corpus import open_corpus
+
+        corpus = open_corpus(cfg.data[0])
+        train_ds = CorpusDataset(corpus, train_files, size, augment=True, crop_min_area=cfg.crop_min_area,
+                                 tone_jitter=cfg.tone_jitter)
+        val_ds = CorpusDataset(corpus, val_files, size)
+        preview_ds = val_ds if len(val_ds) else CorpusDataset(corpus, train_files[:NUM_PREVIEWS], size)
+        weights = corpus.sample_weights([{"source": s} for s in train_ds.sources], cfg.source_weights)
+        _log("source shares: " + ", ".join(f"{k} {v:.3f}" for k, v in corpus.source_weights(cfg.source_weights).items()), progress)
+    else:
+        train_ds = ColorizationDataset(
+            train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop,
+            crop_min_area=cfg.crop_min_area, tone_jitter=cfg.tone_jitter,
+        )
+        val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
+        preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size, crop_from=crop)
     if not len(train_ds):
         raise TrainError(f"{' '.join(cfg.data)}: none of the training images could be read")
-    preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size, crop_from=crop)
 
     if cfg.loss == "classification" and prior is None:
-        prior = compute_prior(train_ds.plain(), cfg.seed, progress)
+        prior = compute_prior(train_ds.plain(), cfg.seed, progress, weights)
     if cfg.loss == "classification":
         loss_fn = ClassificationLoss(prior, lam=cfg.rebalance_lambda, aux_weight=cfg.aux_weight, temperature=cfg.temperature).to(device)
     else:
@@ -416,7 +460,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         t0 = time.perf_counter()
         epoch_seed = cfg.seed * 100003 + epoch
         torch.manual_seed(epoch_seed)
-        loader = _loader(train_ds, cfg, epoch_seed, device, num_samples=steps * cfg.batch_size if steps else None)
+        loader = _loader(train_ds, cfg, epoch_seed, device, num_samples=steps * cfg.batch_size if steps else None,
+                         weights=weights)
         model.train()
         total, n = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)

@@ -18,6 +18,11 @@ Examples:
       --crop-min-area 0.15 --cache-images --aux-weight 5 --rebalance-lambda 0.7 \\
       --fusion-init random --ema 0.998 --steps-per-epoch 300 --epochs 4
 \b
+  # a corpus cache (python data/photos.py SNAPSHOTS... --out CACHE): its validation split,
+  # photos drawn by source weight (people less rare than cats)
+  colored-train CACHE --out runs/corpus --arch unet --backbone tf_efficientnet_lite0 \\
+      --image-size 224 --crop-min-area 0.5 --ema 0.999 --source-weight chanakya-catsdogs=0.03
+\b
   # the reference recipe's data, vivid-colour loss, ImageNet backbone from a file (offline)
   colored-train photos/ --out runs/zhang --backbone-weights inception_resnet_v2.pth
 \b
@@ -97,6 +102,9 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
               help="Probability that a training view's lightness alone gets another tone curve (gamma, "
                    "contrast, brightness); blur and film grain come with half of it. The colour target stays; "
                    "0: off.")
+@click.option("--source-weight", "source_weights", multiple=True, metavar="SOURCE=W",
+              help="With a corpus cache as DATA: the share of the training views SOURCE gets (relative; repeat "
+                   "for several sources; 0 leaves a source out). Default: the weights in the cache's corpus.json.")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
@@ -104,11 +112,13 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
         cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
-        tone_jitter, overfit_one, resume, quiet) -> None:
-    """Train a colorization model on the photos in DATA (one or more folders, searched recursively for
-    jpg/jpeg/png/webp/tif/tiff/bmp). Colour photos are the training signal: the model sees
+        tone_jitter, source_weights, overfit_one, resume, quiet) -> None:
+    """Train a colorization model on the photos in DATA: one or more folders, searched recursively for
+    jpg/jpeg/png/webp/tif/tiff/bmp, or one corpus cache built by data/photos.py (its own train and
+    validation splits and per-source sampling weights; its test split is never read). Colour photos are the training signal: the model sees
     their lightness and learns their colours. Unreadable files are skipped with a warning."""
     from colored.checkpoint import CheckpointError
+    from colored.corpus import CorpusError
     from colored.data import DataError
     from colored.model import BackboneWeightsError
     from colored.train import TrainConfig, TrainError, train
@@ -126,9 +136,10 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
             weight_decay=weight_decay, fusion_dropout=fusion_dropout, fusion_init=fusion_init,
             ema=ema, crop_min_area=crop_min_area, tone_jitter=tone_jitter,
+            source_weights=_parse_weights(source_weights),
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
-    except (DataError, TrainError, BackboneWeightsError, CheckpointError) as e:
+    except (DataError, TrainError, BackboneWeightsError, CheckpointError, CorpusError) as e:
         click.echo(f"error: {e}", err=True)  # messages name the file or option at fault
         sys.exit(1)
     except KeyboardInterrupt:
@@ -145,6 +156,19 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             f"(truth {final['val_true_colorfulness']:.1f})"
         )
     click.echo(f"run folder: {out} (best.pt, last.pt, metrics.csv, curves.png)")
+
+
+def _parse_weights(items: tuple[str, ...]) -> dict[str, float] | None:
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name] = float(value)
+            if not sep or not name or weights[name] < 0:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: expected SOURCE=W with W >= 0", param_hint="--source-weight") from None
+    return weights or None
 
 
 def main() -> None:

