@@ -56,7 +56,12 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
       green recall   % of the original's green pixels (a* < -10) output green (a* < -5)
       blue recall    % of the original's blue pixels (b* < -10) output blue (b* < -5)
       red recall     % of the original's red pixels (a* > 20) output red (a* > 10)
-    AuC chroma>20 and the recalls pool pixels over the set; "–" means no such pixel.
+      false colour   % of the original's neutral pixels (chroma < 5) output clearly
+        (lower)      coloured (chroma >= 15): blotches on walls, shadows, streets
+    AuC chroma>20, the recalls and false colour pool pixels over the set; "–" means
+    no such pixel (and, for the tint, that one constant colour has no recall).
+    Every figure has its standard error over the photos (±), and each model's lead
+    over grey and tint is given as the mean per-photo difference with its SE.
     Two baselines are always included. The gray baseline (the grey image itself,
     ab = 0): a model must beat its colorfulness, and on AuC it is a strong baseline
     that sepia-ish MSE models barely pass. The tint baseline (MODEL's own mean a*, b*

@@ -78,6 +78,10 @@ class Scores:
     green_recall: float
     blue_recall: float
     red_recall: float
+    false_colour: float = float("nan")
+    # standard error of each figure over the photos (per-image means: sd / sqrt(n); pooled
+    # shares: the ratio estimator's, photos as clusters); absent for one photo
+    se: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +96,7 @@ class GroupReport:
     images: list[str]
     truth_colorfulness: float
     methods: list[Scores]
+    differences: dict[str, dict] = field(default_factory=dict)  # model -> paired_differences
 
 
 @dataclass
@@ -104,6 +109,7 @@ class Report:
     tint: dict = field(default_factory=dict)  # {"of": method, "a": mean a*, "b": mean b*}; empty without a model
     groups: dict[str, GroupReport] = field(default_factory=dict)  # only when DATA has sub-folders
     models: dict[str, dict] = field(default_factory=dict)  # method name -> model file and contract facts
+    differences: dict[str, dict] = field(default_factory=dict)  # model -> paired_differences over the set
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=float)
@@ -256,11 +262,14 @@ class ImageScore:
     ab_sum: tuple[float, float]  # sum of a* and b* over the output's pixels (for the tint's mean)
     pixels: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self, constant: bool = False) -> dict:
+        """Per-image values; a constant method's recalls are NaN (see summarise)."""
         return {
             "image": self.image, "psnr": self.psnr, "ssim": self.ssim, "auc": self.auc,
             "auc_chroma20": self.hue.chroma_auc(), "colorfulness": self.colorfulness,
-            **{f"{rule.name}_recall": self.hue.recall(rule.name) for rule in metrics.HUE_RULES},
+            **{f"{rule.name}_recall": float("nan") if constant else self.hue.recall(rule.name)
+               for rule in metrics.HUE_RULES},
+            "false_colour": self.hue.false_colour(),
         }
 
 
@@ -280,18 +289,70 @@ def score_image(photo: Photo, out: np.ndarray) -> ImageScore:
     )
 
 
-def summarise(name: str, rows: Sequence[ImageScore]) -> Scores:
-    """A method's set-level numbers on `rows`: per-image means, dCF, and pooled hue counts."""
+def summarise(name: str, rows: Sequence[ImageScore], constant: bool = False) -> Scores:
+    """A method's set-level numbers on `rows`: per-image means, dCF, and pooled hue counts.
+
+    A ``constant`` method (one colour laid on every photo: the tint baseline) gets no hue
+    recalls ("–"): a recall asks whether the output tells the photo's green, blue or red parts
+    from the rest, and a constant colour that happens to lie beyond a rule's limit would score
+    100 % on it without telling anything apart."""
     hue = metrics.pooled(r.hue for r in rows)
+    recall = (lambda rule: float("nan")) if constant else (lambda rule: hue.recall(rule))
 
     def mean(key: str) -> float:
         return float(np.mean([getattr(r, key) for r in rows]))
 
+    se: dict[str, float] = {}
+    if len(rows) > 1:
+        se = {key: mean_se([getattr(r, key) for r in rows]) for key in ("psnr", "ssim", "auc", "colorfulness")}
+        if not constant:
+            for i, rule in enumerate(metrics.HUE_RULES):
+                se[f"{rule.name}_recall"] = share_se([r.hue.hits[i] for r in rows], [r.hue.eligible[i] for r in rows])
+        se["false_colour"] = share_se([r.hue.false_colour_pixels for r in rows], [r.hue.neutral_pixels for r in rows])
+
     return Scores(
         name=name, psnr=mean("psnr"), ssim=mean("ssim"), auc=mean("auc"), auc_chroma20=hue.chroma_auc(),
         colorfulness=mean("colorfulness"), dcf=abs(mean("colorfulness") - mean("truth_colorfulness")),
-        **{f"{rule.name}_recall": hue.recall(rule.name) for rule in metrics.HUE_RULES},
+        **{f"{rule.name}_recall": recall(rule.name) for rule in metrics.HUE_RULES},
+        false_colour=hue.false_colour(), se=se,
     )
+
+
+def _differences(rows: dict[str, list["ImageScore"]]) -> dict[str, dict]:
+    return {name: paired_differences(rows, name) for name in rows if name not in (GRAY, TINT)}
+
+
+def mean_se(values: Sequence[float]) -> float:
+    """Standard error of the mean of per-photo values."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2 or not np.isfinite(v).all():  # one photo, or an exact copy's infinite PSNR
+        return float("nan")
+    return float(v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def share_se(hits: Sequence[int], eligible: Sequence[int]) -> float:
+    """Standard error (in %) of a pooled share sum(hits) / sum(eligible) over photos: the ratio
+    estimator's linearisation, each photo one cluster of pixels (pixels of one photo are not
+    independent draws, photos are). NaN when fewer than two photos have eligible pixels."""
+    h, e = np.asarray(hits, dtype=np.float64), np.asarray(eligible, dtype=np.float64)
+    n = int((e > 0).sum())
+    if n < 2 or e.sum() == 0:
+        return float("nan")
+    ratio = h.sum() / e.sum()
+    resid = (h - ratio * e)[e > 0]
+    return float(100.0 * np.sqrt((resid**2).sum() / (n * (n - 1))) / e[e > 0].mean())
+
+
+def paired_differences(rows: dict[str, list["ImageScore"]], model: str) -> dict[str, dict[str, float]]:
+    """A model's per-photo lead over the grey and tint baselines: mean difference and its
+    standard error, for the comparisons the acceptance targets are stated in."""
+    out: dict[str, dict[str, float]] = {}
+    for key, other in (("psnr", GRAY), ("psnr", TINT), ("auc", TINT), ("auc", GRAY)):
+        if other not in rows or model not in rows:
+            continue
+        d = [getattr(a, key) - getattr(b, key) for a, b in zip(rows[model], rows[other])]
+        out[f"{key} - {other.split(' ')[0]}"] = {"mean": float(np.mean(d)), "se": mean_se(d)}
+    return out
 
 
 def mean_ab(rows: Sequence[ImageScore]) -> tuple[float, float]:
@@ -333,7 +394,9 @@ def group_reports(photos: Sequence[Photo], rows: dict[str, list[ImageScore]]) ->
         group: GroupReport(
             images=[photos[i].name for i in idx],
             truth_colorfulness=float(np.mean([any_rows[i].truth_colorfulness for i in idx])),
-            methods=[summarise(name, [method_rows[i] for i in idx]) for name, method_rows in rows.items()],
+            methods=[summarise(name, [method_rows[i] for i in idx], constant=name == TINT)
+                     for name, method_rows in rows.items()],
+            differences=_differences({name: [r[i] for i in idx] for name, r in rows.items()}),
         )
         for group, idx in groups.items()
     }
@@ -363,11 +426,12 @@ def evaluate(
         rows[TINT], outputs[TINT] = run_method(TINT, tint_colorizer(a, b), photos, keep, progress)
     order = [GRAY, *([TINT] if tint else []), *colorizers]
     rows = {name: rows[name] for name in order}
-    methods = [MethodScore(**vars(summarise(name, r)), per_image=[x.to_dict() for x in r]) for name, r in rows.items()]
+    methods = [MethodScore(**vars(summarise(name, r, constant=name == TINT)),
+                           per_image=[x.to_dict(constant=name == TINT) for x in r]) for name, r in rows.items()]
     report = Report(
         data=str(data), size=size, images=[p.name for p in photos],
         truth_colorfulness=float(np.mean([r.truth_colorfulness for r in rows[GRAY]])), methods=methods,
-        tint=tint, groups=group_reports(photos, rows),
+        tint=tint, groups=group_reports(photos, rows), differences=_differences(rows),
     )
     return report, {name: outputs[name] for name in order}
 
@@ -391,15 +455,18 @@ COLUMNS = (
     ("green_recall", "green recall (%) ↑", ".1f"),
     ("blue_recall", "blue recall (%) ↑", ".1f"),
     ("red_recall", "red recall (%) ↑", ".1f"),
+    ("false_colour", "false colour (%) ↓", ".1f"),
 )
 
 
-def _cell(value: float, spec: str) -> str:
+def _cell(value: float, spec: str, se: float | None = None) -> str:
     if math.isnan(value):
         return "–"  # no eligible pixel: no verdict
     if math.isinf(value):
         return "inf"  # PSNR of an exact copy
-    return format(value, spec)
+    if se is None or math.isnan(se) or math.isinf(se):
+        return format(value, spec)
+    return f"{format(value, spec)} ±{format(se, spec)}"
 
 
 def _table(truth_colorfulness: float, methods: Sequence[Scores]) -> list[str]:
@@ -408,9 +475,15 @@ def _table(truth_colorfulness: float, methods: Sequence[Scores]) -> list[str]:
         "| method | " + " | ".join(header for _, header, _ in COLUMNS) + " |",
         "| --- |" + " ---: |" * len(COLUMNS),
         f"| {ORIGINAL} (ground truth) | " + " | ".join(original.get(key, "") for key, _, _ in COLUMNS) + " |",
-        *(f"| {m.name} | " + " | ".join(_cell(getattr(m, key), spec) for key, _, spec in COLUMNS) + " |"
+        *(f"| {m.name} | " + " | ".join(_cell(getattr(m, key), spec, m.se.get(key)) for key, _, spec in COLUMNS) + " |"
           for m in methods),
     ]
+
+
+def _difference_lines(differences: dict[str, dict]) -> list[str]:
+    """One line per model: its per-photo lead over grey and tint, each with its standard error."""
+    return [f"{name}: " + "; ".join(f"{k} {d['mean']:+.2f} (SE {d['se']:.2f})" for k, d in diffs.items())
+            for name, diffs in differences.items() if diffs]
 
 
 def markdown_table(report: Report) -> str:
@@ -419,10 +492,12 @@ def markdown_table(report: Report) -> str:
     if report.tint:
         lines.append(f"{TINT}: a* = {report.tint['a']:+.1f}, b* = {report.tint['b']:+.1f}, "
                      f"the mean of {report.tint['of']}.")
-    lines += ["", *_table(report.truth_colorfulness, report.methods)]
+    lines.append("± is the standard error over the photos; the leads below are per-photo differences.")
+    lines += ["", *_table(report.truth_colorfulness, report.methods), "", *_difference_lines(report.differences)]
     for group, g in report.groups.items():
         count = f"{len(g.images)} photo{'' if len(g.images) == 1 else 's'}"
-        lines += ["", f"### {group} ({count})", "", *_table(g.truth_colorfulness, g.methods)]
+        lines += ["", f"### {group} ({count})", "", *_table(g.truth_colorfulness, g.methods), "",
+                  *_difference_lines(g.differences)]
     return "\n".join(lines) + "\n"
 
 

@@ -110,6 +110,11 @@ def auc(pred_ab: np.ndarray, true_ab: np.ndarray, channel_axis: int = -1) -> flo
 
 
 CHROMA_THRESHOLD = 20.0  # truth chroma above which a pixel counts as "coloured" for AuC chroma>20
+# False colour: a neutral truth pixel (chroma below NEUTRAL_CHROMA: walls, shadows, streets,
+# overcast skies) that the output paints clearly coloured (chroma at least FALSE_CHROMA). The
+# gap between the two keeps a faint cast from counting; a red blotch on a grey wall counts.
+NEUTRAL_CHROMA = 5.0
+FALSE_CHROMA = 15.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,8 @@ class HueCounts:
     eligible: tuple[int, ...]
     chroma_counts: tuple[int, ...]
     chroma_pixels: int
+    neutral_pixels: int = 0  # truth pixels of chroma < NEUTRAL_CHROMA
+    false_colour_pixels: int = 0  # ... of them painted with chroma >= FALSE_CHROMA
 
     @classmethod
     def zero(cls) -> "HueCounts":
@@ -169,7 +176,12 @@ class HueCounts:
     def __add__(self, other: "HueCounts") -> "HueCounts":
         add = lambda x, y: tuple(i + j for i, j in zip(x, y))  # noqa: E731
         return HueCounts(add(self.hits, other.hits), add(self.eligible, other.eligible),
-                         add(self.chroma_counts, other.chroma_counts), self.chroma_pixels + other.chroma_pixels)
+                         add(self.chroma_counts, other.chroma_counts), self.chroma_pixels + other.chroma_pixels,
+                         self.neutral_pixels + other.neutral_pixels, self.false_colour_pixels + other.false_colour_pixels)
+
+    def false_colour(self) -> float:
+        """The percentage of neutral truth pixels the output paints clearly coloured (NaN if none)."""
+        return share(self.false_colour_pixels, self.neutral_pixels)
 
     def recall(self, name: str) -> float:
         """The percentage of eligible truth pixels the output coloured the right way (NaN if none)."""
@@ -190,9 +202,13 @@ def hue_counts(pred_ab: np.ndarray, true_ab: np.ndarray) -> HueCounts:
     if pred.shape != true.shape or pred.ndim == 0 or pred.shape[-1] != 2:
         raise ValueError(f"expected equal (..., 2) ab arrays, got {pred.shape} and {true.shape}")
     hits, eligible = zip(*(rule.counts(pred, true) for rule in HUE_RULES))
-    chromatic = np.hypot(true[..., 0], true[..., 1]) > CHROMA_THRESHOLD
+    true_chroma = np.hypot(true[..., 0], true[..., 1])
+    chromatic = true_chroma > CHROMA_THRESHOLD
     err = np.hypot(*(pred[chromatic] - true[chromatic]).T)
-    return HueCounts(hits, eligible, tuple(int(c) for c in error_counts(err)), int(chromatic.sum()))
+    neutral = true_chroma < NEUTRAL_CHROMA
+    painted = neutral & (np.hypot(pred[..., 0], pred[..., 1]) >= FALSE_CHROMA)
+    return HueCounts(hits, eligible, tuple(int(c) for c in error_counts(err)), int(chromatic.sum()),
+                     int(neutral.sum()), int(painted.sum()))
 
 
 def pooled(counts: Iterable[HueCounts]) -> HueCounts:

@@ -9,10 +9,11 @@ colored-batch (the torch model stands in for onnxruntime; its logits are compute
 photo and decoded for every candidate).
 
 Rule: every candidate is checked on the validation photos against the acceptance checks of
-the default model (issue 11) plus one: PSNR at least the grey image's and at least its own
+the default model (issue 19): PSNR at least PSNR_MARGIN above the grey image's and above its own
 constant tint's (its mean ab laid on every photo); AuC at least AUC_MARGIN above its tint's;
-green and blue recall at least RECALL_FLOOR %; mean colourfulness at least
-COLORFULNESS_FLOOR. The three comparisons (PSNR against grey and tint, AuC against tint) are
+green, blue and red recall at least RECALL_FLOOR %; mean colourfulness at least
+COLORFULNESS_FLOOR; false colour (neutral pixels painted clearly coloured) at most
+FALSE_COLOUR_CEILING %. The three comparisons (PSNR against grey and tint, AuC against tint) are
 made photo by photo: a check holds when the mean difference minus its standard error still
 clears the target, so that a check met by a hair on a hundred photos (a difference the next
 hundred would not repeat) does not count. The candidate meeting the most checks wins; among
@@ -34,9 +35,11 @@ from colored.model import ColorizationNet
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
 DEFAULT_SCALES = (1.0, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6)  # 0.05 steps where the checks start to hold
+PSNR_MARGIN = 0.5  # dB above grey's and above the tint's
 AUC_MARGIN = 0.5
-RECALL_FLOOR = 30.0
-COLORFULNESS_FLOOR = 25.0
+RECALL_FLOOR = 40.0
+COLORFULNESS_FLOOR = 30.0
+FALSE_COLOUR_CEILING = 20.0  # % of neutral truth pixels painted clearly coloured (colored.metrics)
 
 
 def paired_se(a: Sequence[float], b: Sequence[float]) -> float:
@@ -50,12 +53,14 @@ def checks(row: dict, gray_psnr: float) -> dict[str, bool]:
     standard errors of the paired differences (``grey_psnr_se``, ``tint_psnr_se``,
     ``tint_auc_se``; 0 when absent) are the margin each comparison must clear."""
     return {
-        "psnr>=grey": row["psnr"] - row.get("grey_psnr_se", 0.0) >= gray_psnr,
-        "psnr>=tint": row["psnr"] - row.get("tint_psnr_se", 0.0) >= row["tint_psnr"],
+        f"psnr>=grey+{PSNR_MARGIN:g}": row["psnr"] - row.get("grey_psnr_se", 0.0) >= gray_psnr + PSNR_MARGIN,
+        f"psnr>=tint+{PSNR_MARGIN:g}": row["psnr"] - row.get("tint_psnr_se", 0.0) >= row["tint_psnr"] + PSNR_MARGIN,
         f"auc>=tint+{AUC_MARGIN:g}": row["auc"] - row.get("tint_auc_se", 0.0) >= row["tint_auc"] + AUC_MARGIN,
         f"green>={RECALL_FLOOR:g}": row["green_recall"] >= RECALL_FLOOR,
         f"blue>={RECALL_FLOOR:g}": row["blue_recall"] >= RECALL_FLOOR,
+        f"red>={RECALL_FLOOR:g}": row["red_recall"] >= RECALL_FLOOR,
         f"colorfulness>={COLORFULNESS_FLOOR:g}": row["colorfulness"] >= COLORFULNESS_FLOOR,
+        f"false_colour<={FALSE_COLOUR_CEILING:g}": row["false_colour"] <= FALSE_COLOUR_CEILING,
     }
 
 
@@ -90,7 +95,7 @@ class LogitCache:
         return colorize
 
 
-KEYS = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_recall", "red_recall")
+KEYS = ("psnr", "auc", "auc_chroma20", "colorfulness", "green_recall", "blue_recall", "red_recall", "false_colour")
 
 
 @dataclasses.dataclass
@@ -103,7 +108,7 @@ class Sweep:
 
     def markdown(self) -> str:
         cols = ("psnr", "tint_psnr", "auc", "tint_auc", "colorfulness", "green_recall", "blue_recall", "red_recall",
-                "grey_psnr_se", "tint_psnr_se", "tint_auc_se")
+                "false_colour", "grey_psnr_se", "tint_psnr_se", "tint_auc_se")
         lines = ["| T | scale | " + " | ".join(cols) + " | checks met |", "|---" * (len(cols) + 3) + "|"]
         for r in self.rows:
             mark = " **chosen**" if (r["temperature"], r["scale"]) == (self.temperature, self.scale) else ""

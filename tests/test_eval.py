@@ -202,7 +202,10 @@ def test_evaluate_tint_hue_measures_and_groups(synthetic):
     assert oracle.green_recall == 100.0 and oracle.red_recall == 100.0 and oracle.auc_chroma20 == pytest.approx(100.0)
     assert math.isnan(oracle.blue_recall)  # no blue pixel anywhere: no verdict
     assert gray.green_recall == 0.0 and gray.red_recall == 0.0
-    assert min(tint.green_recall, tint.red_recall) == 0.0  # one colour cannot be both green and red
+    # the tint is one colour: it tells no part of a photo from another, so it gets no recall
+    # (a constant beyond a rule's limit would score 100 % on it), shown as "–"
+    assert all(math.isnan(getattr(tint, f"{h}_recall")) for h in ("green", "blue", "red"))
+    assert all(math.isnan(r["green_recall"]) for r in tint.per_image)
     assert tint.auc_chroma20 < oracle.auc_chroma20 and tint.colorfulness > 0
 
     # outputs of the kept photos only, in the order asked for
@@ -298,3 +301,24 @@ def test_contact_sheet_max_rows_takes_the_first_photos():
     two = ev.contact_sheet(photos, {ev.GRAY: [p.truth for p in photos]}, thumb=32, max_rows=2)
     row_h = full.height - two.height  # the third row
     assert row_h > 32 and np.array_equal(np.asarray(full)[: two.height], np.asarray(two))
+
+
+def test_standard_errors_and_leads(synthetic):
+    """Every figure comes with its standard error over the photos, and each model's lead over grey
+    and tint is the mean per-photo difference with the SE of that difference."""
+    cast = ev.tint_colorizer(-30.0, 20.0)
+    report, _ = ev.evaluate(synthetic, {"cast": cast}, keep=[])
+    methods = {m.name: m for m in report.methods}
+    rows = methods["cast"].per_image
+    psnr = [r["psnr"] for r in rows]
+    assert methods["cast"].se["psnr"] == pytest.approx(np.std(psnr, ddof=1) / np.sqrt(len(psnr)))
+    grey = [r["psnr"] for r in methods[ev.GRAY].per_image]
+    lead = report.differences["cast"]["psnr - gray"]
+    d = np.subtract(psnr, grey)
+    assert lead["mean"] == pytest.approx(d.mean()) and lead["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+    assert "green_recall" not in methods[ev.TINT].se  # a constant gets no recall, nor its error
+    assert "cast: psnr - gray" in ev.markdown_table(report) and " ±" in ev.markdown_table(report)
+    # the ratio estimator: photos are the clusters; equal shares in every photo have no spread
+    assert ev.share_se([1, 2, 3], [10, 20, 30]) == pytest.approx(0.0)
+    assert ev.share_se([0, 10], [10, 10]) == pytest.approx(50.0)  # 0 % and 100 %: SE of two photos' mean share
+    assert math.isnan(ev.share_se([1], [2])) and math.isnan(ev.mean_se([1.0, float("inf")]))

@@ -182,3 +182,19 @@ def test_rgb_float_to_u8_rounds_and_clips():
 def test_metrics_do_not_import_torch():
     code = "import sys, colored.metrics; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_false_colour_counts_neutral_pixels_painted_coloured():
+    true = np.zeros((4, 4, 2))
+    true[0] = (30.0, 10.0)  # a coloured row: not neutral, never counted
+    true[1] = (3.0, -3.0)  # chroma 4.2 < 5: neutral
+    pred = np.zeros((4, 4, 2))
+    pred[1, :2] = (12.0, 9.0)  # chroma 15: a blotch on the neutral row
+    pred[2, :1] = (10.0, 0.0)  # chroma 10: a faint cast, not false colour
+    pred[0] = (-40.0, 0.0)  # wrong colour on a coloured pixel: recall's business, not this one's
+    counts = metrics.hue_counts(pred, true)
+    assert (counts.neutral_pixels, counts.false_colour_pixels) == (12, 2)
+    assert counts.false_colour() == pytest.approx(100 * 2 / 12)
+    pooled = metrics.pooled([counts, metrics.hue_counts(np.zeros((2, 2, 2)), np.zeros((2, 2, 2)))])
+    assert pooled.false_colour() == pytest.approx(100 * 2 / 16)
+    assert math.isnan(metrics.hue_counts(pred[:1], true[:1]).false_colour())  # no neutral pixel: no verdict
