@@ -60,9 +60,20 @@ def resized(model, size: int, temperature: float | None = None, scale: float | N
     return net.eval()
 
 
-def val_photos(ckpt: dict, size: int, limit: int | None):
-    from colored.evaluate import load_photo
+def corpus_root(train_config: dict) -> Path | None:
+    """The corpus cache the run trained from (data/photos.py), or None for folders of photos."""
+    from colored.corpus import is_corpus
 
+    data = train_config.get("data") or []
+    return Path(data[0]) if len(data) == 1 and is_corpus(data[0]) else None
+
+
+def val_photos(ckpt: dict, size: int, limit: int | None):
+    from colored.evaluate import load_photo, load_photos
+
+    corpus = corpus_root(ckpt.get("train_config") or {})
+    if corpus is not None:  # the cache keeps its validation photos' files, one folder per source
+        return load_photos(corpus / "files" / "val", size, limit)[0]
     photos = []
     for f in ckpt["val_files"]:
         photo = load_photo(Path(f), size)
@@ -73,7 +84,24 @@ def val_photos(ckpt: dict, size: int, limit: int | None):
     return photos
 
 
+def corpus_summary(root: Path) -> dict:
+    """What the model saw: per source, photos kept per split, sampling weight and licence."""
+    record = json.loads((root / "corpus.json").read_text())
+    return {
+        "built_by": "python data/photos.py SNAPSHOT_DIR... --photos ../shared/photos --out CACHE",
+        "manifest": record["manifest"],
+        "size": record["size"], "seed": record["seed"],
+        "test_share": record["test_share"], "val_share": record["val_share"],
+        "kept": record["kept"], "split": record["split"],
+        "sources": {name: {k: src[k] for k in ("weight", "licence", "listed", "kept", "split", "dropped")}
+                    for name, src in record["sources"].items()},
+    }
+
+
 def data_summary(train_config: dict) -> dict:
+    corpus = corpus_root(train_config)
+    if corpus is not None:
+        return {"corpus": corpus_summary(corpus)}
     rows = list(csv.DictReader(open(HERE / "sources.csv")))
     summary = {
         "folders": train_config.get("data"),
@@ -112,10 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", default="auto", help="'auto' (sweep T and scale on validation photos) or a number")
     ap.add_argument("--scale", type=float, default=1.0, help="chroma scale when --temperature is a number")
     ap.add_argument("--val-limit", type=int, default=None, help="sweep on at most N validation photos")
+    ap.add_argument("--test", type=Path, default=None,
+                    help="test photos (default: the corpus cache's files/test, one folder per source; for runs on "
+                         "folders of photos data/default-model/images/test)")
+    ap.add_argument("--temperatures", default="0.38,0.6", help="annealed-mean temperatures the sweep tries")
+    ap.add_argument("--scales", default="1.0,0.9,0.8,0.7", help="chroma scales the sweep tries")
     args = ap.parse_args(argv)
 
     from colored.checkpoint import load_model, read_checkpoint
-    from colored.evaluate import contact_sheet, evaluate, load_photos, markdown_table, onnx_colorizer, write_outputs
+    from colored.evaluate import (contact_sheet, evaluate, load_photos, markdown_table, onnx_colorizer, sample_rows,
+                                  write_outputs)
     from colored.temperature import sweep
     from export.onnx_export import export_model
     from export.verify import verify_onnx
@@ -126,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     sweep_record = None
     if args.temperature == "auto":
         photos = val_photos(ckpt, args.eval_size, args.val_limit)
-        result = sweep(model, photos, args.size, progress=True)
+        result = sweep(model, photos, args.size, progress=True,
+                       temperatures=[float(t) for t in args.temperatures.split(",")],
+                       scales=[float(x) for x in args.scales.split(",")])
         (args.runs / "temperature.md").write_text(result.markdown() + "\n")
         print(result.markdown(), file=sys.stderr)
         temperature, scale = result.temperature, result.scale
@@ -144,20 +180,25 @@ def main(argv: list[str] | None = None) -> int:
     contract = export_model(model, model_path, train_config=train_config, fp16=True)
     parity = verify_onnx(model, model_path)
 
-    photos, skipped = load_photos(HERE / "images/test", args.eval_size)
+    corpus = corpus_root(train_config)
+    test_dir = args.test or (corpus / "files" / "test" if corpus is not None else HERE / "images/test")
+    photos, skipped = load_photos(test_dir, args.eval_size)
     ours, _ = onnx_colorizer(model_path)
     colorizers = {"ours (default)": ours}
     for other in args.compare:
         colorizers[other.stem] = onnx_colorizer(other)[0]
-    report, outputs = evaluate(photos, colorizers, data="data/default-model/images/test", size=args.eval_size,
+    test_name = "the corpus test split (CACHE/files/test)" if args.test is None and corpus is not None else str(test_dir)
+    keep = sample_rows(photos, 24, seed=0)
+    report, outputs = evaluate(photos, colorizers, data=test_name, size=args.eval_size, keep=keep,
                                progress=True, tint_of="ours (default)")
-    sheet = contact_sheet(photos, outputs, thumb=128, max_rows=len(photos))
+    sheet = contact_sheet([photos[i] for i in keep], outputs, thumb=128, max_rows=len(keep))
     write_outputs(report, sheet, args.runs / "eval-test")
     SHEET.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(SHEET, optimize=True)
     table = markdown_table(report)
 
-    keys = ("psnr", "ssim", "auc", "auc_chroma20", "colorfulness", "dcf", "green_recall", "blue_recall", "red_recall")
+    keys = ("psnr", "ssim", "auc", "auc_chroma20", "colorfulness", "dcf", "green_recall", "blue_recall", "red_recall",
+            "false_colour")
     record = {
         "file": f"colored/assets/{MODEL_NAME}",
         "sha256": sha256(model_path),
@@ -187,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
             "images": len(photos), "eval_long_side": args.eval_size,
             "truth_colorfulness": round(report.truth_colorfulness, 4),
             "tint": report.tint,
-            "methods": {m.name: {k: round(getattr(m, k), 4) for k in keys} for m in report.methods},
+            "methods": {m.name: {**{k: round(getattr(m, k), 4) for k in keys},
+                                 "se": {k: round(v, 4) for k, v in m.se.items()}} for m in report.methods},
+            "leads": report.differences,
+            "per_source": {g: {"images": len(gr.images),
+                               "methods": {m.name: {k: round(getattr(m, k), 4) for k in keys} for m in gr.methods},
+                               "leads": gr.differences}
+                           for g, gr in report.groups.items()},
         },
     }
     (ASSETS / "colored-default.json").write_text(json.dumps(record, indent=2) + "\n")
