@@ -42,6 +42,7 @@ from colored.model import ColorizationNet, ModelConfig, build_model, make_net
 from colored.preview import save_preview
 
 LOSSES = ("mse", "classification")
+SCHEDULES = ("plateau", "cosine")
 METRIC_COLUMNS = (
     "epoch",
     "train_loss",
@@ -53,6 +54,7 @@ METRIC_COLUMNS = (
     "val_dcf",
     "val_auc",
     "lr",
+    "view_size",
     "seconds",
 )
 OVERFIT_SIZE = 64
@@ -101,6 +103,9 @@ class TrainConfig:
     crop_min_area: float = CROP_MIN_AREA  # crop mode: smallest random crop, as a share of the photo's area
     tone_jitter: float = 0.0  # probability of a random tone curve on a training view's L (blur, grain: half of it)
     source_weights: dict[str, float] | None = None  # corpus: a source's share of the training views (overrides the record's)
+    schedule: str = "plateau"  # plateau: lr x0.2 after 5 epochs without a better val loss; cosine: per step to lr/100
+    low_res_epochs: int = 0  # the first N epochs train on views of low_res_size (more photos per second)
+    low_res_size: int = 128
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -131,6 +136,13 @@ class TrainConfig:
                 raise TrainError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.image_size % 8:
             raise TrainError(f"--image-size must be a multiple of 8, got {self.image_size}")
+        if self.schedule not in SCHEDULES:
+            raise TrainError(f"--schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.low_res_epochs < 0:
+            raise TrainError(f"--low-res-epochs must be >= 0, got {self.low_res_epochs}")
+        if self.low_res_epochs and (self.low_res_size % (32 if self.arch == "unet" else 8) or self.low_res_size < 32):
+            raise TrainError(f"--low-res-size must be a multiple of {32 if self.arch == 'unet' else 8} "
+                             f"(at least 32), got {self.low_res_size}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -389,6 +401,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         saved = TrainConfig(**ckpt["train_config"])
         # Only the length of the run and where it runs may change on resume.
         epochs = saved.epochs if keep_saved_epochs else cfg.epochs
+        # Checkpoints from before the schedule options train on as they did (plateau, no low-res phase).
         cfg = dataclasses.replace(saved, epochs=epochs, device=cfg.device, workers=cfg.workers, out=str(out))
         model = make_net(ModelConfig.from_dict(ckpt["model_config"]))
         # With --ema, "model" holds the averaged weights (what best.pt and export use) and
@@ -412,17 +425,23 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         from colored.corpus import open_corpus
 
         corpus = open_corpus(cfg.data[0])
-        train_ds = CorpusDataset(corpus, train_files, size, augment=True, crop_min_area=cfg.crop_min_area,
+        def train_views(view_size: int) -> CorpusDataset:
+            return CorpusDataset(corpus, train_files, view_size, augment=True, crop_min_area=cfg.crop_min_area,
                                  tone_jitter=cfg.tone_jitter)
+
+        train_ds = train_views(size)
         val_ds = CorpusDataset(corpus, val_files, size)
         preview_ds = val_ds if len(val_ds) else CorpusDataset(corpus, train_files[:NUM_PREVIEWS], size)
         weights = corpus.sample_weights([{"source": s} for s in train_ds.sources], cfg.source_weights)
         _log("source shares: " + ", ".join(f"{k} {v:.3f}" for k, v in corpus.source_weights(cfg.source_weights).items()), progress)
     else:
-        train_ds = ColorizationDataset(
-            train_files, size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress, crop_from=crop,
-            crop_min_area=cfg.crop_min_area, tone_jitter=cfg.tone_jitter,
-        )
+        def train_views(view_size: int) -> ColorizationDataset:
+            return ColorizationDataset(
+                train_files, view_size, augment=not cfg.overfit_one, cache=cfg.cache_images, progress=progress,
+                crop_from=crop, crop_min_area=cfg.crop_min_area, tone_jitter=cfg.tone_jitter,
+            )
+
+        train_ds = train_views(size)
         val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
         preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size, crop_from=crop)
     if not len(train_ds):
@@ -452,6 +471,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         _log(f"resuming {out / 'last.pt'} after epoch {start_epoch}", progress)
 
     steps = cfg.steps_per_epoch or (OVERFIT_STEPS if cfg.overfit_one else None)
+    # The low-resolution phase: the same photos and crops at a smaller size; validation stays at
+    # image_size so every epoch's figures compare.
+    low_ds = train_views(cfg.low_res_size) if cfg.low_res_epochs and start_epoch < cfg.low_res_epochs else None
     val_loader = _loader(val_ds, cfg, None, device)
     report_bad = BadFileReporter()
     from tqdm import tqdm
@@ -460,12 +482,17 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         t0 = time.perf_counter()
         epoch_seed = cfg.seed * 100003 + epoch
         torch.manual_seed(epoch_seed)
-        loader = _loader(train_ds, cfg, epoch_seed, device, num_samples=steps * cfg.batch_size if steps else None,
+        views = low_ds if low_ds is not None and epoch < cfg.low_res_epochs else train_ds
+        loader = _loader(views, cfg, epoch_seed, device, num_samples=steps * cfg.batch_size if steps else None,
                          weights=weights)
+        per_epoch = len(loader)
         model.train()
         total, n = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False)
-        for batch in bar:
+        for step, batch in enumerate(bar):
+            if cfg.schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(cfg.lr, epoch * per_epoch + step, cfg.epochs * per_epoch)
             report_bad(batch.bad)
             if not len(batch):
                 continue
@@ -481,9 +508,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
             bar.set_postfix(loss=f"{total / n:.4f}")
         if not n:
             raise TrainError(f"epoch {epoch + 1}: no training image could be read")
-        row = {"epoch": epoch + 1, "train_loss": total / n, **evaluate(evaluated, val_loader, loss_fn, device)}
+        row = {"epoch": epoch + 1, "train_loss": total / n, **evaluate(evaluated, val_loader, loss_fn, device),
+               "view_size": views.size}
         monitored = row.get("val_loss", row["train_loss"])
-        scheduler.step(monitored)
+        if cfg.schedule == "plateau":
+            scheduler.step(monitored)
         row["lr"] = optimizer.param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
@@ -513,6 +542,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         plot_curves(out / "curves.png", history)
         _log(_summary_line(row), progress)
     return {"history": history, "best_val_loss": best, "out": str(out), "final": history[-1] if history else {}}
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """Half a cosine from ``base`` at step 0 to base/100 at ``total`` (and there after it)."""
+    floor = base / 100
+    t = min(max(step, 0), total) / max(total, 1)
+    return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def _summary_line(row: dict) -> str:

@@ -105,6 +105,15 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 @click.option("--source-weight", "source_weights", multiple=True, metavar="SOURCE=W",
               help="With a corpus cache as DATA: the share of the training views SOURCE gets (relative; repeat "
                    "for several sources; 0 leaves a source out). Default: the weights in the cache's corpus.json.")
+@click.option("--schedule", type=click.Choice(["plateau", "cosine"]), default="plateau", show_default=True,
+              help="Learning rate: plateau cuts it to a fifth after 5 epochs without a better validation loss; "
+                   "cosine lowers it every step from --lr to --lr/100 at the last of --epochs (a resume with "
+                   "another --epochs stretches the curve from where it is).")
+@click.option("--low-res-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Train the first N epochs on views of --low-res-size px (several times the photos per "
+                   "second), then at --image-size. Validation is always at --image-size.")
+@click.option("--low-res-size", type=click.IntRange(min=32), default=128, show_default=True,
+              help="View size of the low-resolution phase (a multiple of 32 for --arch unet).")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
@@ -112,7 +121,7 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
         cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
-        tone_jitter, source_weights, overfit_one, resume, quiet) -> None:
+        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, overfit_one, resume, quiet) -> None:
     """Train a colorization model on the photos in DATA: one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp, or one corpus cache built by data/photos.py (its own train and
     validation splits and per-source sampling weights; its test split is never read). Colour photos are the training signal: the model sees
@@ -136,7 +145,8 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
             weight_decay=weight_decay, fusion_dropout=fusion_dropout, fusion_init=fusion_init,
             ema=ema, crop_min_area=crop_min_area, tone_jitter=tone_jitter,
-            source_weights=_parse_weights(source_weights),
+            source_weights=_parse_weights(source_weights), schedule=schedule, low_res_epochs=low_res_epochs,
+            low_res_size=low_res_size,
         )
         result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
     except (DataError, TrainError, BackboneWeightsError, CheckpointError, CorpusError) as e:

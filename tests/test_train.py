@@ -13,7 +13,7 @@ from skimage import data as skdata
 from colored import bins
 from colored.checkpoint import read_checkpoint
 from colored.losses import ClassificationLoss, mse, soft_encode
-from colored.train import TrainConfig, TrainError, train
+from colored.train import TrainConfig, TrainError, cosine_lr, train
 from colored.train_cli import cli
 
 torch.set_num_threads(1)
@@ -216,3 +216,26 @@ def test_cli_ema_validates_the_average_and_resumes_exactly(photos, tmp_path):
     assert float(resumed[2]["val_loss"]) == pytest.approx(float(straight[2]["val_loss"]), rel=1e-4)
     a, b = read_checkpoint(ema / "last.pt")["model"], read_checkpoint(tmp_path / "straight" / "last.pt")["model"]
     assert torch.allclose(a[head], b[head], atol=1e-5)
+
+
+def test_cosine_schedule_and_low_res_phase(photos, tmp_path):
+    """--schedule cosine lowers the rate every step to lr/100 at the last epoch; --low-res-epochs
+    trains the first epochs on smaller views, validation staying at --image-size."""
+    assert cosine_lr(1e-3, 0, 10) == pytest.approx(1e-3)
+    assert cosine_lr(1e-3, 5, 10) == pytest.approx(0.5 * (1e-3 + 1e-5))
+    assert cosine_lr(1e-3, 10, 10) == pytest.approx(1e-5) == cosine_lr(1e-3, 12, 10)
+    args = [str(photos), "--arch", "unet", *TINY[:-1], "96", "--crop-from", "96", "--batch-size", "2",
+            "--steps-per-epoch", "2", "--val-fraction", "0.3", "--schedule", "cosine", "--low-res-epochs", "1",
+            "--low-res-size", "64",
+            "--quiet", "--out", str(tmp_path / "run")]
+    res = CliRunner().invoke(cli, [*args, "--epochs", "3"])
+    assert res.exit_code == 0, res.output
+    rows = read_csv(tmp_path / "run" / "metrics.csv")
+    assert [int(r["view_size"]) for r in rows] == [64, 96, 96]
+    lrs = [float(r["lr"]) for r in rows]  # the rate of each epoch's last step (steps 1, 3, 5 of 6)
+    assert lrs == pytest.approx([cosine_lr(1e-3, s, 6) for s in (1, 3, 5)], rel=1e-4)
+    tc = read_checkpoint(tmp_path / "run" / "last.pt")["train_config"]
+    assert (tc["schedule"], tc["low_res_epochs"], tc["low_res_size"]) == ("cosine", 1, 64)
+    res = CliRunner().invoke(cli, [str(photos), "--arch", "unet", *TINY, "--low-res-epochs", "1", "--low-res-size", "48",
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "--low-res-size must be a multiple of 32" in res.output

