@@ -348,3 +348,30 @@ def test_help_shows_plain_percent_signs():
     res = CliRunner().invoke(cli, ["--help"])
     text = " ".join(res.output.split())  # click wraps the help to the terminal's width
     assert res.exit_code == 0 and "25-100% of the area" in text and "%%" not in text
+
+
+def test_sigterm_stops_like_ctrl_c_with_the_resume_command(photos, tmp_path):
+    """Docs, issue 22: a stop signal ends training with the resume command; last.pt is whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-c", "from colored.train_cli import cli; cli()", str(photos), *TINY, "--loss", "mse",
+           "--batch-size", "2", "--steps-per-epoch", "1", "--epochs", "500", "--preview-every", "0", "--quiet",
+           "--out", str(run)]
+    proc = subprocess.Popen(cmd, cwd=repo, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (run / "last.pt").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "interrupted; continue with: colored-train" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr
+    assert 1 <= read_checkpoint(run / "last.pt")["epoch"] < 500
