@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from colored.extras import needs_extras
+from colored.signals import Stop
 
 EXIT_CANNOT_START = 2  # as colored-batch and colored-export: bad data, model or output folder
 
@@ -75,8 +76,13 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
           --baseline runs/mse/model.onnx --out eval/default \\
           --sheet-rows 12 --seed 3 --quiet
     """
-    with needs_extras("colored-eval", ("train", "cpu"), EXIT_CANNOT_START):
-        _evaluate(model, data, baselines, out_dir, size, limit, sheet_rows, seed, thumb, threads, quiet)
+    stop = Stop()
+    try:
+        with needs_extras("colored-eval", ("train", "cpu"), EXIT_CANNOT_START):
+            _evaluate(model, data, baselines, out_dir, size, limit, sheet_rows, seed, thumb, threads, quiet)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the results are written atomically at the end
+        click.echo("\ncolored-eval: interrupted (no result file is half-written)", err=True)
+        sys.exit(stop.exit_code)
 
 
 def _evaluate(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, size: int, limit: int | None,

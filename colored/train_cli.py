@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import warnings
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import click
 
 from colored.extras import needs_extras
+from colored.signals import Stop
 
 EXAMPLES = """
 \b
@@ -150,7 +150,7 @@ def _train(o: dict) -> None:
     from colored.train import TrainError, train
 
     data, out, epochs = o["data"], o["out"], o["epochs"]
-    stopped = _stop_like_ctrl_c()
+    stop = Stop()
     try:
         cfg = _config(o)
         result = train(cfg, resume=o["resume"], progress=not o["quiet"], keep_saved_epochs=epochs is None,
@@ -160,7 +160,7 @@ def _train(o: dict) -> None:
         sys.exit(1)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: last.pt holds the last finished epoch (written atomically)
         click.echo(f"\ninterrupted; continue with: colored-train {' '.join(map(str, data))} --out {out} --resume", err=True)
-        sys.exit(128 + (stopped[0] if stopped else signal.SIGINT))
+        sys.exit(stop.exit_code)
     final = result["final"]
     if not final:
         click.echo(f"nothing to do: {out}/last.pt already has {cfg.epochs} epochs (pass a larger --epochs to continue)")
@@ -202,19 +202,6 @@ def _given_options() -> set[str]:
     given = {name for name in ctx.params
              if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)}
     return {_FIELD_OF.get(name, name) for name in given - _NOT_FIELDS}
-
-
-def _stop_like_ctrl_c() -> list[int]:
-    """SIGTERM (systemd, Kubernetes, `timeout`) stops training as Ctrl-C does: with the resume
-    command and exit 128 + the signal. Returns the list the signal number lands in."""
-    got: list[int] = []
-
-    def stop(signum: int, _frame=None) -> None:
-        got.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    return got
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from colored.extras import needs_extras
+from colored.signals import Stop
 
 EXIT_BAD_INPUT = 2  # missing/corrupt/incompatible checkpoint, unusable output path
 EXIT_FAILED = 1  # export or verification failed
@@ -76,8 +77,13 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
     colored-batch requires. Classification models get an optional input T (the
     annealed-mean temperature, colored-batch --temperature). See docs/export.md.
     """
-    with needs_extras("colored-export", ("train", "cpu"), EXIT_BAD_INPUT):
-        _export(checkpoint, output, verify, fp16, opset, batch_sizes)
+    stop = Stop()
+    try:
+        with needs_extras("colored-export", ("train", "cpu"), EXIT_BAD_INPUT):
+            _export(checkpoint, output, verify, fp16, opset, batch_sizes)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the temp file is gone, --output untouched
+        click.echo("\ncolored-export: interrupted; nothing written", err=True)
+        sys.exit(stop.exit_code)
 
 
 def _export(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset: int,
