@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from colored.extras import install_hint, missing_module
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -64,6 +62,8 @@ def test_export_help_needs_no_torch(flag):
 
 
 def test_other_import_errors_still_raise():
+    from colored.extras import install_hint, missing_module
+
     assert missing_module(ModuleNotFoundError("No module named 'colored.nope'", name="colored.nope")) is None
     assert missing_module(ModuleNotFoundError("x", name="onnx.helper")) == "onnx"
     assert "the 'train' extra (no module timm)" in install_hint("colored-train", "timm", ("train", "cpu"))
