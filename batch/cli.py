@@ -14,15 +14,17 @@ from tqdm import tqdm
 from batch.file_notes import route_library_warnings
 from batch.jobs import PlanError, check_roots, plan_jobs
 from batch.manifest import Manifest
-from batch.out_of_space import EXIT_DISK_FULL, OutputFull, full_message, out_of_space_error
+from batch.out_of_space import EXIT_DISK_FULL, OutputFull, cannot_write_at_start, full_message, out_of_space_error
 from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import process
 from batch.report import exit_code, summary_table, write_report
-from batch import images, preview
+from batch import colorize, images, preview
 from batch.render import describe, resolve
 from batch.results import DONE, Result
 from batch.session import DEVICES, SessionError, default_model_path, open_session
 from batch.settings import FORMATS, MAX_STRENGTH, Settings
+from batch.stop import StopSignals
+from colored.atomic import write_reason
 
 log = logging.getLogger("colored.batch")
 
@@ -41,11 +43,15 @@ Examples:
 The output folder mirrors the input tree; inputs are never modified. Rerunning
 the same command resumes: files finished with the same model and settings are
 not redone. A manifest (.colored-manifest.jsonl) and a report
-(colored-report.json/.csv) are kept in the output folder.
+(colored-report.json/.csv; an earlier run's is kept as colored-report.1.json, .2, ...)
+are kept in the output folder. A file already in the output folder that ColorED did
+not write is never replaced (reported as skipped) unless --overwrite is given.
 One run at a time per output folder (colored-watch included); temp files a killed
-run left there are removed at the next start.
+run left there are removed at the next start. SIGTERM or Ctrl-C: the files in flight
+are finished, the summary and report written (a second signal stops at once).
 Exit status: 0 all good, 1 some files failed (or entries could not be read), 2 could
-not start, 3 the output disk is full (free space and rerun), 130 interrupted.
+not start (bad folders or model, an output folder that cannot be written), 3 the output
+disk filled up or became read-only midway (rerun to resume), 130 Ctrl-C, 143 SIGTERM.
 """
 
 
@@ -72,6 +78,9 @@ class StartError(click.ClickException):
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
 @click.option("--skip-color", is_flag=True, help="Leave images that already have colour alone (default: recolorize from their luminance).")
 @click.option("--retry-failed", is_flag=True, help="Try again the files an earlier run recorded as failed.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace files in OUTPUT_DIR that have an output's name but were not written by ColorED "
+                   "(without it they are left alone and reported as skipped).")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the network runs; auto picks TensorRT > CUDA > CPU. An explicit GPU device that cannot start is an error.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the network (intra-op). Default: all cores.")
@@ -94,6 +103,10 @@ class StartError(click.ClickException):
 @click.option("--temperature", type=click.FloatRange(0.0, min_open=True), default=None, metavar="T",
               help="Annealed-mean temperature of a classification model: lower is more vivid, higher "
                    "safer and browner. Default: the model's own (see its contract).")
+@click.option("--fit-small", is_flag=True,
+              help="Pictures smaller than the render size run at the smallest render size that holds them "
+                   "(multiples of the model's step, from its minimum), batched by size: thumbnails cost up to "
+                   "4x less. Their colours differ from the full render size's (local engine only).")
 @preview_option("After the run, write a contact sheet: grey input beside colour output for sampled "
                 "files (this run's and earlier runs'), labelled with their paths.")
 @click.option("--preview-count", type=click.IntRange(1), default=12, show_default=True,
@@ -107,19 +120,22 @@ class StartError(click.ClickException):
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary.")
 def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
-         skip_color: bool, retry_failed: bool, device: str, threads: int | None, batch_size: int, workers: int,
+         skip_color: bool, retry_failed: bool, overwrite: bool, device: str, threads: int | None, batch_size: int, workers: int,
          max_pixels: int, engine: str, address: str | None, stall_timeout: float, render_size: int | None,
-         strength: float, temperature: float | None, preview_path: Path | None, preview_count: int,
+         strength: float, temperature: float | None, fit_small: bool, preview_path: Path | None, preview_count: int,
          preview_seed: int, report_path: Path | None, progress: bool, quiet: bool) -> None:
     """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
     route_library_warnings()  # what Pillow & co. warn about a file goes to its notes, every time
     try:
         settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels,
-                            render_size=render_size, strength=strength, temperature=temperature)
+                            render_size=render_size, strength=strength, temperature=temperature,
+                            fit_small=fit_small)
         check_roots(input_dir, output_dir)
         if preview_path is not None:
             check_preview_path(preview_path, input_dir)
+        if fit_small and engine == "ray":
+            raise StartError("--fit-small runs on the local engine only (Ray batches have one input size)")
         ray_errors: tuple = ()  # what means "Ray gave up midway" (nothing for the local engine)
         if engine == "ray":
             ray_engine = _ray_engine(address, device, threads)
@@ -135,14 +151,18 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         raise StartError(str(e)) from None
     _claim_output(output_dir)
     log.info("%s", describe(settings, contract))
+    warm_up()  # before the clock and the progress bar start: the first picture must not set the ETA
+    stop = StopSignals()  # from here a stop signal drains: summary and report are still written
+    click.get_current_context().call_on_close(stop.restore)
 
     ignored: Counter = Counter()
     total = sum(1 for _ in plan_jobs(input_dir, output_dir, settings, ignored))  # cheap walk, for the ETA
     log.info("%d images in %s -> %s (batch %d, %d workers)", total, input_dir, output_dir, batch_size, workers)
     manifest = Manifest(output_dir)
     odd: list[Result] = []  # entries the walk met that are not colorized (batch.walk): reported, never dropped
-    jobs = plan_jobs(input_dir, output_dir, settings,
-                     on_odd=lambda o: odd.append(Result(str(o.relative), None, o.status, reason=o.reason)))
+    jobs = stop.until_stopped(plan_jobs(input_dir, output_dir, settings,
+                                        on_odd=lambda o: odd.append(Result(str(o.relative), None, o.status,
+                                                                           reason=o.reason))))
 
     started = time.perf_counter()
     full: OutputFull | None = None
@@ -152,20 +172,22 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
                 results = ray_engine.process_ray(
                     jobs, model_path, contract, settings, manifest=manifest,
                     device=device, threads=threads, batch_size=batch_size, retry_failed=retry_failed,
-                    on_result=lambda r: bar.update(), address=address, stall_timeout=stall_timeout,
+                    overwrite=overwrite, on_result=lambda r: bar.update(), address=address,
+                    stall_timeout=stall_timeout,
                 )
             else:
                 results = process(
                     jobs, session, contract, settings, manifest=manifest,
-                    workers=workers, batch_size=batch_size, retry_failed=retry_failed, on_result=lambda r: bar.update(),
+                    workers=workers, batch_size=batch_size, retry_failed=retry_failed, overwrite=overwrite,
+                    on_result=lambda r: bar.update(),
                 )
         except OutputFull as e:  # not the files' fault: nothing was recorded as failed, a rerun resumes
             bar.close()
             full, results = e, e.results
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C, or the Ray engine (which cannot drain)
             bar.close()
             click.echo("colored-batch: interrupted; finished files are kept, rerun the same command to resume", err=True)
-            raise SystemExit(130) from None
+            raise SystemExit(stop.exit_code or 130) from None
         except ray_errors as e:
             bar.close()
             click.echo(f"colored-batch: {e}; finished files are kept, rerun the same command to resume", err=True)
@@ -189,10 +211,26 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         click.echo(f"report: {', '.join(str(p) for p in written)}")
     if preview_path is not None:
         write_preview(preview_path, results, input_dir, output_dir, preview_count, preview_seed)
+    done = sum(r.status == DONE for r in results)
     if full is not None:
-        click.echo(f"colored-batch: {full_message(sum(r.status == DONE for r in results))}", err=True)
+        click.echo(f"colored-batch: {full_message(done, full.errno)}", err=True)
         raise SystemExit(EXIT_DISK_FULL)
+    if stop.exit_code is not None:
+        click.echo(f"colored-batch: stopped by {stop.name} after {done} files; finished files are kept, "
+                   "rerun the same command to resume", err=True)
+        raise SystemExit(stop.exit_code)
     raise SystemExit(exit_code(results))
+
+
+def warm_up() -> None:
+    """Load the colour loops (the first time on a machine: compile them, a few seconds; numba
+    caches them on disk) before the run's clock and progress bar start, so the first picture's
+    wait does not set the rate and the ETA."""
+    started = time.perf_counter()
+    colorize.warm_up()
+    took = time.perf_counter() - started
+    if took > 1.0:
+        log.info("colour loops compiled in %.1f s (cached for the next runs)", took)
 
 
 def check_preview_path(path: Path, input_dir: Path) -> None:
@@ -230,10 +268,12 @@ def _claim_output(output_dir: Path) -> None:
     except OutputBusy as e:
         raise StartError(str(e)) from None
     except OSError as e:
+        if cannot_write_at_start(e):  # read-only or not ours to write: not a full disk
+            raise StartError(f"{output_dir}: cannot write the output folder: {write_reason(e)}") from None
         if out_of_space_error(e):
-            click.echo(f"colored-batch: {full_message(0)}", err=True)
+            click.echo(f"colored-batch: {full_message(0, e.errno)}", err=True)
             raise SystemExit(EXIT_DISK_FULL) from None
-        raise StartError(f"{e.filename or output_dir}: {e.strerror or e}") from None
+        raise StartError(f"{e.filename or output_dir}: {write_reason(e)}") from None
     click.get_current_context().call_on_close(lock.release)  # runs on every exit, SystemExit included
     if removed:
         log.info("removed %d stale temp files left by an interrupted run", removed)

@@ -207,7 +207,8 @@ def _merge_compiled(decoded: "DecodedImage", ab_small: np.ndarray, bgr: bool, ou
 
 def warm_up() -> None:
     """Load the compiled loops for grey 8- and 16-bit pictures now rather than inside the first
-    file's time (~0.3 s once per process, from numba's disk cache; for benchmarks)."""
+    file's time (~0.3 s once per process from numba's disk cache; seconds on a machine's first
+    run, when they compile). colored-batch calls it before its progress bar starts."""
     for dtype in (np.uint8, np.uint16):
         for writable in (True, False):  # decoders hand out both; numba compiles each
             pixels = np.zeros((63, 61), dtype)

@@ -108,7 +108,7 @@ def decode(path: str | Path, max_pixels: int = 250_000_000) -> DecodedImage:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(path, f"too many pixels: {e}") from e
+        raise ImageError(path, f"too many pixels: {e} {MAX_PIXELS_HINT}") from e
     except UnidentifiedImageError as e:
         raise ImageError(path, "not a supported image (unknown format or corrupt header)") from e
     except MemoryError as e:
@@ -121,6 +121,10 @@ def decode(path: str | Path, max_pixels: int = 250_000_000) -> DecodedImage:
         raise ImageError(path, f"cannot decode ({type(e).__name__}: {e})") from e
 
 
+# What a user can do about a picture over the limit (colored-batch and colored-watch take the option).
+MAX_PIXELS_HINT = "(raise --max-pixels to colorize it; memory grows with it)"
+
+
 def _let_pillow_allow(max_pixels: int) -> None:
     """Make Pillow's own bomb check no stricter than ours (it is process-wide; only ever raised)."""
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
@@ -131,7 +135,8 @@ def _decode_opened(path: Path, im: Image.Image, max_pixels: int, notes: list[str
     width, height = im.size
     if width * height > max_pixels:
         raise ImageError(
-            path, f"{width}x{height} is {width * height / 1e6:.1f} MP, over the limit of {max_pixels / 1e6:.1f} MP"
+            path, f"too many pixels: {width}x{height} is {width * height / 1e6:.1f} MP, over the limit of "
+                  f"{max_pixels / 1e6:.1f} MP {MAX_PIXELS_HINT}"
         )
     fmt = im.format or "UNKNOWN"
     frames = getattr(im, "n_frames", 1)

@@ -10,6 +10,10 @@ ignored. A write the disk cannot take (ENOSPC, EDQUOT, EROFS) is cut back to
 the old length and raised as OutputFull, so a full disk never tears a line.
 Names that are not UTF-8 are stored as \\udcXX escapes (batch.names) and read
 back as the same str. The last entry for an input wins.
+
+Every output name an entry ever gave, or that was claimed in .colored/claims.jsonl before
+its file was written, is the tool's own (owns()); any other file at an output name is the
+user's and is not replaced without --overwrite (batch.pipeline.triage).
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from batch.settings import Settings
 from batch.stopwatch import stage
 
 MANIFEST_NAME = ".colored-manifest.jsonl"
+# Output names claimed before they are written (one JSON string per line): a kill between an
+# output's rename and its manifest line must not leave it looking like a file someone else put
+# there (colored-batch never replaces those without --overwrite).
+CLAIMS_NAME = Path(".colored") / "claims.jsonl"
 
 
 def fingerprint(job: Job, model_id: str, settings: Settings) -> str:
@@ -49,27 +57,47 @@ class Manifest:
     def __init__(self, output_root: str | Path) -> None:
         self.root = Path(output_root)
         self.path = self.root / MANIFEST_NAME
+        self.claims_path = self.root / CLAIMS_NAME
+        self._claims_offset = 0
         self._entries: dict[str, Result] = {}
+        self._outputs: set[str] = set()  # every output name any entry ever gave: the tool's own files
         self._offset = 0
         self._lock = threading.Lock()
         self.refresh()
 
     def refresh(self) -> None:
-        """Read entries appended since the last read (by this or another process)."""
-        if not self.path.exists():
-            return
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1  # a line without its newline may still be being written
-        for line in data[:end].splitlines():
+        """Read entries (and claims) appended since the last read (by this or another process)."""
+        lines, self._offset = _new_lines(self.path, self._offset)
+        for line in lines:
             try:
                 result = Result.from_dict(json.loads(line))
             except (ValueError, KeyError, TypeError):
                 continue  # torn by a kill, or garbage: that file simply is not done
             with self._lock:
-                self._entries[result.input] = result
-        self._offset += end
+                self._remember(result)
+        lines, self._claims_offset = _new_lines(self.claims_path, self._claims_offset)
+        for line in lines:
+            try:
+                self._outputs.add(str(json.loads(line)))
+            except ValueError:
+                continue
+
+    def _remember(self, result: Result) -> None:
+        self._entries[result.input] = result
+        if result.output:
+            self._outputs.add(result.output)
+
+    def owns(self, job: Job) -> bool:
+        """Whether the job's output name is one this tool wrote (or claimed), by any entry, ever."""
+        return str(job.output_relative) in self._outputs
+
+    def claim(self, job: Job) -> None:
+        """Record that the job's output name is about to be written by us (see CLAIMS_NAME)."""
+        name = str(job.output_relative)
+        with self._lock:
+            if name not in self._outputs:
+                _append(self.claims_path, (json_text(name) + "\n").encode())
+                self._outputs.add(name)
 
     def __len__(self) -> int:
         """How many inputs have an entry."""
@@ -102,22 +130,38 @@ class Manifest:
         """Append one entry; safe from several threads and processes."""
         line = (json_text(result.to_dict()) + "\n").encode()
         with stage("manifest"), self._lock:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            except OSError as e:
-                if out_of_space_error(e):
-                    raise OutputFull(e, str(self.path)) from e
-                raise
-            try:
-                _lock_file(fd)  # released by close, or by the kernel if we die
-                size = os.fstat(fd).st_size
-                if _ends_torn(fd, size):
-                    line = b"\n" + line  # close off a line a killed writer left behind
-                _write_whole(fd, line, size, self.path)
-            finally:
-                os.close(fd)
-            self._entries[result.input] = result
+            _append(self.path, line)
+            self._remember(result)
+
+
+def _new_lines(path: Path, offset: int) -> tuple[list[bytes], int]:
+    """The whole lines appended to `path` after `offset`, and the offset after them."""
+    if not path.exists():
+        return [], offset
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1  # a line without its newline may still be being written
+    return data[:end].splitlines(), offset + end
+
+
+def _append(path: Path, line: bytes) -> None:
+    """Append one line in one write under an flock; a full disk raises OutputFull, the file whole."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as e:
+        if out_of_space_error(e):
+            raise OutputFull(e, str(path)) from e
+        raise
+    try:
+        _lock_file(fd)  # released by close, or by the kernel if we die
+        size = os.fstat(fd).st_size
+        if _ends_torn(fd, size):
+            line = b"\n" + line  # close off a line a killed writer left behind
+        _write_whole(fd, line, size, path)
+    finally:
+        os.close(fd)
 
 
 def _lock_file(fd: int) -> None:

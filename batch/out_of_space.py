@@ -1,5 +1,9 @@
 """A full (or read-only) output disk is a condition of the run, not a fault of the file being written.
 
+At start, a read-only or unwritable output folder is refused as "could not start" (exit 2,
+cannot_write_at_start); mid-run it stops the run like a full disk (exit 3), and the last line
+says which of the two it was.
+
 Recording such files as failed would make a plain rerun skip them ("failed earlier")
 after space was freed. So writers turn ENOSPC/EDQUOT/EROFS into OutputFull, which
 stops the run (batch) or pauses it (watch) without recording the files in hand.
@@ -38,9 +42,22 @@ def out_of_space_error(e: BaseException | None) -> OSError | None:
     return None
 
 
-def full_message(done: int) -> str:
-    """The one line a run that stopped on a full disk ends with."""
+def full_message(done: int, code: int = errno.ENOSPC) -> str:
+    """The one line a run that stopped on a full (or read-only) output disk ends with; the real
+    reason, since a user told "disk full" goes looking for free space that is not the problem."""
+    if code == errno.EROFS:
+        return (f"output folder became read-only after {done} files (read-only file system); "
+                "make it writable and rerun to resume")
+    if code == errno.EDQUOT:
+        return f"output disk quota exceeded after {done} files; free space and rerun to resume"
     return f"output disk full after {done} files; free space and rerun to resume"
 
 
-__all__ = ["EXIT_DISK_FULL", "OUT_OF_SPACE_ERRNOS", "OutputFull", "out_of_space_error", "full_message"]
+def cannot_write_at_start(e: OSError) -> bool:
+    """A read-only or permission-denied output folder met at start: the command line's problem
+    (exit 2, "could not start"), not a disk that filled up."""
+    return e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+__all__ = ["EXIT_DISK_FULL", "OUT_OF_SPACE_ERRNOS", "OutputFull", "out_of_space_error", "full_message",
+           "cannot_write_at_start"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import queue
 import threading
 import time
@@ -32,7 +33,7 @@ from batch.cores import opencv_threads_for
 from batch.jobs import Job
 from batch.manifest import Manifest, fingerprint
 from batch.out_of_space import OutputFull, out_of_space_error
-from batch.render import render_size, resolve
+from batch.render import fitted_size, render_size, resolve
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.scratch import scratch
 from batch.session import infer
@@ -47,6 +48,7 @@ class Prepared:
     L: np.ndarray  # (1, S, S) float32, the network input
     fingerprint: str
     started: float  # time.perf_counter() when work on this file began
+    busy: float = 0.0  # seconds spent working on this file so far (not waiting in the queues)
 
 
 def _reason(e: BaseException) -> str:
@@ -57,14 +59,19 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def fail(job: Job, e: BaseException, fp: str = "", started: float | None = None) -> Result:
-    """The failed Result for an exception raised while working on `job`."""
-    seconds = time.perf_counter() - started if started is not None else 0.0
+def fail(job: Job, e: BaseException, fp: str = "", started: float | None = None, busy: float = 0.0) -> Result:
+    """The failed Result for an exception raised while working on `job` (at work since `started`,
+    after `busy` seconds of earlier stages)."""
+    seconds = busy + (time.perf_counter() - started if started is not None else 0.0)
     return Result(str(job.relative), None, FAILED, reason=_reason(e), fingerprint=fp, seconds=seconds)
 
 
-def prepare(job: Job, size: int, settings: Settings, fp: str = "") -> Prepared | Result:
-    """Decode `job`'s input and build the network input; a Result if there is nothing to infer."""
+def prepare(job: Job, size: int, settings: Settings, fp: str = "",
+            sizes: tuple[int, int, int] | None = None) -> Prepared | Result:
+    """Decode `job`'s input and build the network input; a Result if there is nothing to infer.
+
+    With settings.fit_small and the model's render ``sizes``, a picture smaller than ``size``
+    gets a network input of the size that holds it (batch.render.fitted_size)."""
     started = time.perf_counter()
     try:
         decoded = images.decode(job.input, max_pixels=settings.max_pixels)
@@ -73,13 +80,20 @@ def prepare(job: Job, size: int, settings: Settings, fp: str = "") -> Prepared |
                 str(job.relative), None, SKIPPED, reason="already in colour (--skip-color)",
                 notes=list(decoded.notes), fingerprint=fp, seconds=time.perf_counter() - started,
             )
-        return Prepared(decoded, model_input(decoded, size), fp, started)
+        if settings.fit_small:
+            size = fitted_size(*decoded.pixels.shape[:2], size, sizes)
+        L = model_input(decoded, size)
+        return Prepared(decoded, L, fp, started, busy=time.perf_counter() - started)
     except Exception as e:  # one bad file must never stop the run
         return fail(job, e, fp, started)
 
 
 def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> Result:
-    """Merge the network's ab with the full-resolution original and write the output atomically."""
+    """Merge the network's ab with the full-resolution original and write the output atomically.
+
+    The Result's seconds are this file's working time (decode, its share of the network's batch,
+    merge and encode), not the time it waited between the stages."""
+    started = time.perf_counter()
     d = prepared.decoded
     try:
         bgr = images.takes_bgr(job.output_format, d.alpha is not None)  # OpenCV's encoders: no conversion
@@ -93,12 +107,12 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
         return Result(
             str(job.relative), str(job.output_relative), DONE, notes=_unique(d.notes, notes or []),
             fingerprint=prepared.fingerprint, output_bytes=job.output.stat().st_size,
-            seconds=time.perf_counter() - prepared.started,
+            seconds=prepared.busy + time.perf_counter() - started,
         )
     except Exception as e:
         if out_of_space_error(e):  # not this file's fault: never recorded as failed
             raise e if isinstance(e, OutputFull) else OutputFull(e, str(job.output)) from e
-        return fail(job, e, prepared.fingerprint, prepared.started)
+        return fail(job, e, prepared.fingerprint, started, prepared.busy)
 
 
 def _unique(*lists: list[str]) -> list[str]:
@@ -115,8 +129,12 @@ def model_key(contract) -> str:
 
 
 def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | None,
-           retry_failed: bool) -> Result | str:
-    """A final Result when this job needs no work this run, else its fingerprint (the work to do)."""
+           retry_failed: bool, overwrite: bool = False) -> Result | str:
+    """A final Result when this job needs no work this run, else its fingerprint (the work to do).
+
+    With a manifest, a file at the output name that no manifest entry gave (the user's own) is
+    never replaced unless ``overwrite``: it is skipped, and that is not recorded (each run looks
+    again). Work to do claims its output name in the manifest before it is written."""
     try:
         fp = fingerprint(job, model_id, settings)
     except OSError as e:  # vanished or unreadable since planning
@@ -131,7 +149,25 @@ def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | Non
     if earlier is not None and not retry_failed:
         return Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason, notes=earlier.notes,
                       fingerprint=fp)
+    if not overwrite and not manifest.owns(job) and _foreign_file(job.output):
+        return Result(str(job.relative), None, SKIPPED, reason=FOREIGN_OUTPUT.format(name=job.output_relative),
+                      fingerprint=fp, record=False)
+    manifest.claim(job)
     return fp
+
+
+def _foreign_file(path) -> bool:
+    """A file (or link) at the output name; a folder there is no one's output and fails the write."""
+    return os.path.lexists(path) and not os.path.isdir(path)
+
+
+# Why a file was left alone because its output name is taken by a file the tool did not write.
+FOREIGN_OUTPUT = "{name} already exists in the output folder and was not written by ColorED (--overwrite replaces it)"
+
+
+def is_new(result: Result) -> bool:
+    """Whether a Result from triage or the work is news for the manifest (earlier outcomes are not)."""
+    return result.record and result.status not in (ALREADY_DONE, FAILED_EARLIER)
 
 
 def _sharing_cores(run: Callable[..., list[Result]]) -> Callable[..., list[Result]]:
@@ -158,8 +194,10 @@ def process(
     workers: int = 2,
     batch_size: int = 4,
     retry_failed: bool = False,
+    overwrite: bool = False,
     on_result: Callable[[Result], None] | None = None,
     halt: threading.Event | None = None,
+    record_if: Callable[[Result], bool] | None = None,
 ) -> list[Result]:
     """Colorize every job; returns one Result per job (in completion order).
 
@@ -174,6 +212,11 @@ def process(
     flight are dropped unrecorded (a rerun does them), and the error is raised
     once the threads are done, with the results so far in `error.results`. A job
     stream that blocks while idle (the watch daemon) must stop when `halt` is set.
+    To drain (a stop signal), end the job stream instead: the files in flight finish.
+
+    `overwrite` lets outputs replace files the manifest does not know (see triage);
+    `record_if`, when given, decides which new results the manifest records (the watch
+    daemon holds back a failure it will retry once the file has settled).
     """
     workers, batch_size = max(1, workers), max(1, batch_size)
     settings = resolve(settings, contract, "the model")  # ValueError for a render setting it cannot run
@@ -185,7 +228,7 @@ def process(
     halt = halt or threading.Event()  # set by a run-level error: drain the queues, start nothing new
 
     def emit(result: Result, new: bool = True) -> None:
-        if new and manifest is not None:
+        if new and result.record and manifest is not None and (record_if is None or record_if(result)):
             manifest.record(result)
         with lock:
             results.append(result)
@@ -203,9 +246,9 @@ def process(
             for job in jobs:
                 if halt.is_set():
                     break
-                out = triage(job, model_id, settings, manifest, retry_failed)
+                out = triage(job, model_id, settings, manifest, retry_failed, overwrite)
                 if isinstance(out, Result):
-                    emit(out, new=out.status not in (ALREADY_DONE, FAILED_EARLIER))
+                    emit(out, new=is_new(out))
                     continue
                 todo.put((job, out))
         except BaseException as e:  # e.g. the manifest's disk is full: stop cleanly, re-raise below
@@ -220,7 +263,7 @@ def process(
             if halt.is_set():
                 continue
             job, fp = item
-            out = prepare(job, size, settings, fp)
+            out = prepare(job, size, settings, fp, contract.render_sizes)
             if isinstance(out, Result):
                 guarded(emit, out)
             else:
@@ -250,28 +293,34 @@ def process(
     def run_batch(batch: list[tuple[Job, Prepared]]) -> None:
         if halt.is_set():
             return
+        started = time.perf_counter()
         try:
             ab = infer(session, contract, np.stack([p.L for _, p in batch]), pad_to=batch_size,
                        temperature=settings.temperature)
         except Exception as e:  # the whole batch failed: say so for each file, carry on
             for job, p in batch:
-                guarded(emit, fail(job, e, p.fingerprint, p.started))
+                guarded(emit, fail(job, e, p.fingerprint, busy=p.busy))
             return
+        share = (time.perf_counter() - started) / len(batch)  # each file's part of the network's call
         for (job, p), one in zip(batch, ab):
+            p.busy += share
             decoded_out.put((job, p, one))
 
-    ended, batch = 0, []
+    ended, batches = 0, {}  # network input size -> its batch (one size unless settings.fit_small)
     while ended < workers:
         item = ready.get()
         if item is _END:
             ended += 1
         else:
+            batch = batches.setdefault(item[1].L.shape[-1], [])
             batch.append(item)
-        # Run when the batch is full, or when the decoders have nothing more right now:
-        # waiting for a full batch would leave the network idle on a slow disk.
-        if batch and (len(batch) >= batch_size or ready.empty() or ended == workers):
-            run_batch(batch)
-            batch = []
+            if len(batch) >= batch_size:
+                run_batch(batches.pop(item[1].L.shape[-1]))
+        # Run when the decoders have nothing more right now: waiting for a full batch would
+        # leave the network idle on a slow disk.
+        if batches and (ready.empty() or ended == workers):
+            for key in list(batches):
+                run_batch(batches.pop(key))
     for _ in encoders:
         decoded_out.put(_END)
     for t in encoders:

@@ -53,9 +53,9 @@ from batch.file_notes import route_library_warnings
 from batch.jobs import Job
 from batch.manifest import Manifest
 from batch.out_of_space import OutputFull
-from batch.pipeline import Prepared, fail, finish, model_key, prepare, triage
+from batch.pipeline import Prepared, fail, finish, is_new, model_key, prepare, triage
 from batch.render import render_size, resolve
-from batch.results import ALREADY_DONE, FAILED_EARLIER, Result
+from batch.results import Result
 from batch.session import infer, open_session
 from batch.settings import Settings
 
@@ -327,12 +327,13 @@ def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
         return {"result": row["result"]}
     _worker_setup()
     job = _row_job(row)
-    started = time.perf_counter() - float(row["seconds"])  # so Result.seconds adds up every stage's work
+    started, busy = time.perf_counter(), float(row["seconds"])  # Result.seconds adds up every stage's work
     try:
         decoded = images.decode(job.input, max_pixels=settings.max_pixels)
     except Exception as e:  # it decoded a moment ago: the file changed or vanished since
-        return {"result": json.dumps(fail(job, e, row["fingerprint"], started).to_dict())}
-    prepared = Prepared(decoded, np.asarray(row["L"]), row["fingerprint"], started)
+        return {"result": json.dumps(fail(job, e, row["fingerprint"], started, busy).to_dict())}
+    prepared = Prepared(decoded, np.asarray(row["L"]), row["fingerprint"], started,
+                        busy=busy + time.perf_counter() - started)
     try:
         return {"result": json.dumps(finish(job, prepared, np.asarray(row["ab"]), settings).to_dict())}
     except OutputFull as e:  # a run condition, not a crash: the driver stops (Ray must not retry it)
@@ -376,6 +377,7 @@ def process_ray(
     threads: int | None = None,
     batch_size: int = 4,
     retry_failed: bool = False,
+    overwrite: bool = False,
     on_result: Callable[[Result], None] | None = None,
     colorizer: type = Colorizer,
     address: str | None = None,
@@ -397,6 +399,8 @@ def process_ray(
     settings = resolve(settings, contract, model_path or "the default model")
     model_id = model_key(contract)
     size = render_size(settings, contract)
+    if settings.fit_small:  # Ray's batches stack one shape: every input at one size
+        raise ValueError("--fit-small runs on the local engine only (Ray batches have one input size)")
     results: list[Result] = []
 
     def emit(result: Result, new: bool = True) -> None:
@@ -408,9 +412,9 @@ def process_ray(
 
     rows = []
     for job in jobs:
-        out = triage(job, model_id, settings, manifest, retry_failed)
+        out = triage(job, model_id, settings, manifest, retry_failed, overwrite)
         if isinstance(out, Result):
-            emit(out, new=out.status not in (ALREADY_DONE, FAILED_EARLIER))
+            emit(out, new=is_new(out))
         else:
             rows.append(_job_row(job, out))
     if not rows:

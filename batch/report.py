@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from batch.names import json_text, shown
 from batch.out_of_space import OutputFull, out_of_space_error
-from batch.results import STATUSES, Result
+from batch.results import DONE, FAILED, SKIPPED, STATUSES, Result
 from colored.atomic import atomic_write_bytes
 
 REPORT_FIELDS = ("input", "output", "status", "reason", "notes", "output_bytes", "seconds")
@@ -49,15 +50,30 @@ def summary_table(results: Sequence[Result], elapsed: float, ignored: Counter | 
     if skipped:  # grouped: --skip-color can skip thousands, a FIFO or a folder link only a few
         lines.append("skipped:")
         lines += [f"  {shown(reason)} ({k} entr{'ies' if k > 1 else 'y'})" for reason, k in skipped.most_common(max_listed)]
-    notes = Counter(n for r in results for n in r.notes)
+    # This run's notes only: a resumed run's "already done" files carry the notes of the run that did them.
+    notes = Counter(n for r in results if r.status in (DONE, SKIPPED, FAILED) for n in r.notes)
     if notes:
         lines.append("notes:")
         lines += [f"  {shown(n)} ({k} file{'s' if k > 1 else ''})" for n, k in notes.most_common(max_listed)]
     return "\n".join(lines)
 
 
+def keep_earlier(path: Path) -> Path | None:
+    """Move an earlier run's report out of the way, to the first free NAME.N.EXT (colored-report.1.json,
+    .2, ...), so that a resumed run, whose rows mostly say "already done", keeps the report of the
+    run that did the work. Returns where it went."""
+    if not path.exists():
+        return None
+    n = 1
+    while (kept := path.with_name(f"{path.stem}.{n}{path.suffix}")).exists():
+        n += 1
+    os.rename(path, kept)
+    return kept
+
+
 def write_report(path: str | Path, results: Sequence[Result], meta: dict) -> Path:
-    """Write the per-file report as JSON (with `meta` and counts) or CSV, by the file's extension.
+    """Write the per-file report as JSON (with `meta` and counts) or CSV, by the file's extension;
+    a report already there (an earlier run's) is kept under a number (keep_earlier).
 
     Names that are not UTF-8 (batch.names): \\udcXX escapes in JSON, their raw bytes in CSV.
     Raises OutputFull when the disk cannot take it (no partial file is left).
@@ -70,6 +86,7 @@ def write_report(path: str | Path, results: Sequence[Result], meta: dict) -> Pat
         doc = {**meta, "counts": counts(rows), "files": [_row(r) for r in rows]}
         data = (json_text(doc, indent=2) + "\n").encode("utf-8")
     try:
+        keep_earlier(path)
         atomic_write_bytes(path, data)
     except OSError as e:
         if out_of_space_error(e):

@@ -23,6 +23,7 @@ class Result:
     fingerprint: str = ""
     output_bytes: int | None = None
     seconds: float = 0.0
+    record: bool = field(default=True, repr=False)  # False: reported, never written to the manifest
 
     @property
     def failed(self) -> bool:

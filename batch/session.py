@@ -164,6 +164,27 @@ def _check_signature(session: ort.InferenceSession, contract: ModelContract, pat
     if contract.temperature_input and contract.temperature_input not in overridable | set(inputs):
         raise SessionError(f"{path}: the contract names a temperature input {contract.temperature_input!r}, "
                            "the graph has none")
+    # Checked now, not file by file: an input without a default fails every batch, and an output
+    # of another shape gives wrong pictures without an error.
+    required = sorted(set(inputs) - {contract.input_name})
+    if required:
+        raise SessionError(f"{path}: the graph requires the input{'s' if len(required) > 1 else ''} "
+                           f"{', '.join(map(repr, required))} with no default value; a ColorED model takes only "
+                           f"{contract.input_name!r} (others need an initializer of the same name)")
+    output = next(o for o in session.get_outputs() if o.name == contract.output_name)
+    if not _output_fits(output.shape, size, contract.dynamic_size):
+        raise SessionError(f"{path}: output {contract.output_name!r} has shape {output.shape}, the contract says "
+                           f"(N, 2, S, S) with S the input's size")
+
+
+def _output_fits(shape, size: int, dynamic: bool) -> bool:
+    """Whether a declared output shape can be (N, 2, S, S); symbolic dimensions can."""
+    if shape is None:
+        return True  # nothing declared: the first batch will tell
+    if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 2):
+        return False
+    fixed = [d for d in shape[2:] if isinstance(d, int)]
+    return not (fixed and (dynamic or any(d != size for d in fixed)))
 
 
 def input_dtype(session: ort.InferenceSession, contract: ModelContract) -> np.dtype:

@@ -9,7 +9,7 @@ FORMATS = ("keep", "jpg", "png", "tiff", "webp")
 MAX_STRENGTH = 2.0
 # Values that give the output runs made before these settings existed: left out of as_dict (and
 # so of the manifest fingerprint), so those runs' manifests still resume.
-_NEUTRAL = {"render_size": None, "strength": 1.0, "temperature": None}
+_NEUTRAL = {"render_size": None, "strength": 1.0, "temperature": None, "fit_small": False}
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Settings:
     render_size: int | None = None  # network input size S; None: the model's own (see batch.render)
     strength: float = 1.0  # chroma scale: 0 grey, 1 the model's colours, up to MAX_STRENGTH
     temperature: float | None = None  # annealed-mean T; None: the model's own
+    fit_small: bool = False  # pictures smaller than the render size run at a render size that holds them
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

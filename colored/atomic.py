@@ -8,6 +8,7 @@ runtime (images, reports, status files). torch-free.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -56,6 +57,57 @@ def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+# What an OSError means for someone who wants to write there, in the words of the one-line errors.
+_WRITE_REASONS = {
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied (not writable)",
+    errno.EPERM: "permission denied (not writable)",
+    errno.ENOSPC: "no space left on the disk",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+}
+
+
+def write_reason(e: OSError) -> str:
+    """A short reason for a failed write: 'read-only file system', 'permission denied (not writable)', ..."""
+    return _WRITE_REASONS.get(e.errno, e.strerror or str(e))
+
+
+def unwritable_folder(folder: str | Path) -> str | None:
+    """Why files cannot be created in ``folder`` (or, where it does not exist yet, in the nearest
+    folder above it, where it would be created), or None when they can.
+
+    Tried for real (a temp file created and removed), since permission bits say nothing about a
+    read-only mount, ACLs or root squash. Lets a command refuse a bad output before its work.
+    """
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():
+            return "a dangling symbolic link"
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        return "exists and is not a folder" if probe == folder else f"{probe} is a file, not a folder"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".colored-probe.", suffix=".tmp", dir=probe)
+    except OSError as e:
+        return write_reason(e)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    return None
+
+
+def unwritable_file(path: str | Path) -> str | None:
+    """Why a file cannot be written (atomically) at ``path``, or None: a folder there, or its folder unwritable."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder"
+    return unwritable_folder(path.parent)
 
 
 def _fsync(path: str | Path, flags: int) -> None:

@@ -266,6 +266,7 @@ class ColorizationDataset(Dataset):
             self.transform = None
         self.tone = tone_augmentation(tone_jitter) if augment and tone_jitter > 0 else None
         self._bad: dict[str, str] = {}  # path -> reason, per process
+        self.dropped: list[tuple[str, str]] = []  # (path, reason) of the files the cache could not read
         self._cache: list[np.ndarray] | None = None
         if cache:
             self._fill_cache(progress)
@@ -291,7 +292,8 @@ class ColorizationDataset(Dataset):
                 images.append(self.decode(path))
                 kept.append(path)
             except Exception as e:
-                warn_unreadable(path, f"{type(e).__name__}: {e}")
+                self.dropped.append((path, f"{type(e).__name__}: {e}"))
+                warn_unreadable(path, self.dropped[-1][1])
         self.files, self._cache = kept, images
 
     def reseed(self, seed: int) -> None:

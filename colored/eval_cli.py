@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from colored.evaluate import (
-    EvalError,
-    contact_sheet,
-    evaluate,
-    load_photos,
-    markdown_table,
-    onnx_colorizer,
-    sample_rows,
-    write_outputs,
-)
+from colored.extras import needs_extras
+from colored.signals import Stop
+
+EXIT_CANNOT_START = 2  # as colored-batch and colored-export: bad data, model or output folder
+
+
+class StartError(click.ClickException):
+    """The evaluation could not start or had nothing to evaluate: one line, exit status 2."""
+
+    exit_code = EXIT_CANNOT_START
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -76,10 +76,41 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
           --baseline runs/mse/model.onnx --out eval/default \\
           --sheet-rows 12 --seed 3 --quiet
     """
+    stop = Stop()
     try:
-        photos, skipped = load_photos(data, size, limit)
-        for line in skipped:
+        with needs_extras("colored-eval", ("train", "cpu"), EXIT_CANNOT_START):
+            _evaluate(model, data, baselines, out_dir, size, limit, sheet_rows, seed, thumb, threads, quiet)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the results are written atomically at the end
+        click.echo("\ncolored-eval: interrupted (no result file is half-written)", err=True)
+        sys.exit(stop.exit_code)
+
+
+def _evaluate(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, size: int, limit: int | None,
+              sheet_rows: int, seed: int, thumb: int, threads: int | None, quiet: bool) -> None:
+    import onnxruntime  # noqa: F401 - both needed later: a missing one is one line now, not after the work
+    import skimage.metrics  # noqa: F401
+
+    from colored.atomic import unwritable_folder
+    from colored.evaluate import (
+        EvalError,
+        contact_sheet,
+        evaluate,
+        load_photos,
+        markdown_table,
+        onnx_colorizer,
+        sample_rows,
+        write_outputs,
+    )
+
+    problem = unwritable_folder(out_dir)  # before the evaluation's minutes, not after them
+    if problem:
+        raise StartError(f"{out_dir}: cannot write the results there: {problem}")
+    try:
+        photos, skipped = load_photos(data, size, limit, strict=False)
+        for line in skipped:  # every file left out, with its reason
             click.echo(f"skipped {line}", err=True)
+        if not photos:
+            raise EvalError(f"{data}: no colour photos to evaluate ({len(skipped)} skipped, each named above)")
         colorizers, models = {}, {}
         for label, path in [("ours", None if model == "default" else Path(model))] + [
             (f"baseline: {p.stem}" if len(baselines) > 1 else "MSE baseline", p) for p in baselines
@@ -96,10 +127,14 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
         sheet = contact_sheet([photos[i] for i in rows], outputs, thumb=thumb)
         paths = write_outputs(report, sheet, out_dir)
     except EvalError as e:
-        raise click.ClickException(str(e)) from None
+        raise StartError(str(e)) from None
+    except OSError as e:  # the output folder went away or filled up meanwhile
+        from colored.atomic import write_reason
+
+        raise click.ClickException(f"{e.filename or out_dir}: {write_reason(e)}") from None
     except Exception as e:  # SessionError and friends: say what, not a traceback
         if type(e).__name__ in ("SessionError", "ContractError", "ImageError"):
-            raise click.ClickException(str(e)) from None
+            raise StartError(str(e)) from None
         raise
     click.echo(markdown_table(report))
     click.echo(f"wrote {paths['json']}, {paths['markdown']}, {paths['sheet']}", err=True)

@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from colored import metrics
+from colored.atomic import atomic_path, atomic_write_bytes
 from colored.color import gray_to_lightness, lab_to_rgb, lightness_to_gray, rgb_to_lab, rgb_to_lightness
 from colored.sheet import spread_sample, wrap_label
 
@@ -159,8 +160,10 @@ def load_photo(path: Path, size: int, root: Path | None = None) -> Photo | None:
     return Photo(name=name, truth=truth, gray=to_gray(truth))
 
 
-def load_photos(data: str | Path, size: int, limit: int | None = None) -> tuple[list[Photo], list[str]]:
-    """Colour photos of `data` at evaluation size, and the names skipped (grey or unreadable)."""
+def load_photos(data: str | Path, size: int, limit: int | None = None,
+                strict: bool = True) -> tuple[list[Photo], list[str]]:
+    """Colour photos of `data` at evaluation size, and the files skipped, each "path: reason" (grey,
+    unreadable, too small). With ``strict``, no photo at all is an EvalError."""
     from batch.images import ImageError
 
     root = Path(data)
@@ -179,8 +182,9 @@ def load_photos(data: str | Path, size: int, limit: int | None = None) -> tuple[
             skipped.append(f"{path}: smaller than 11 px (SSIM window)")
         else:
             photos.append(photo)
-    if not photos:
-        raise EvalError(f"{data}: no colour photos to evaluate ({len(skipped)} skipped)")
+    if not photos and strict:
+        first = f"; first: {skipped[0]}" if skipped else ""
+        raise EvalError(f"{data}: no colour photos to evaluate ({len(skipped)} skipped{first})")
     return photos, skipped
 
 
@@ -554,7 +558,8 @@ def write_outputs(report: Report, sheet: Image.Image, out_dir: str | Path) -> di
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "metrics.json", "markdown": out / "metrics.md", "sheet": out / "contact-sheet.png"}
-    paths["json"].write_text(report.to_json() + "\n")
-    paths["markdown"].write_text(markdown_table(report))
-    sheet.save(paths["sheet"], optimize=True)
+    atomic_write_bytes(paths["json"], (report.to_json() + "\n").encode())
+    atomic_write_bytes(paths["markdown"], markdown_table(report).encode())
+    with atomic_path(paths["sheet"]) as tmp:
+        sheet.save(tmp, format="PNG", optimize=True)
     return paths

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
 from colored import bins, metrics
-from colored.atomic import atomic_path, atomic_write_bytes
+from colored.atomic import atomic_path, atomic_write_bytes, unwritable_folder
 from colored.checkpoint import read_checkpoint, save_checkpoint
 from colored.color import lab_to_rgb
 from colored.data import (
@@ -188,7 +188,8 @@ def _loader(ds: ColorizationDataset, cfg: TrainConfig, epoch_seed: int | None, d
     )
 
 
-def compute_prior(ds: ColorizationDataset, seed: int, progress: bool = False, weights: np.ndarray | None = None) -> np.ndarray:
+def compute_prior(ds: ColorizationDataset, seed: int, progress: bool = False, weights: np.ndarray | None = None,
+                  report_bad: BadFileReporter | None = None) -> np.ndarray:
     """Smoothed empirical ab distribution over the bins, from a pixel subsample of (up to
     PRIOR_IMAGES) un-augmented training images; drawn with ``weights`` when the training views
     are (a corpus's source shares), so the rebalancing sees the colours training does."""
@@ -203,12 +204,15 @@ def compute_prior(ds: ColorizationDataset, seed: int, progress: bool = False, we
     for i in tqdm(order, desc="colour prior", unit="img", disable=not progress, leave=False):
         sample = ds[int(i)]
         if not sample.ok:
+            if report_bad is not None:  # named here too: with only bad files, training never starts
+                report_bad([(sample.path, sample.error)])
             continue
         ab = sample.ab.numpy().reshape(2, -1).T
         step = max(1, len(ab) // PRIOR_PIXELS_PER_IMAGE)
         hist += bins.ab_histogram(ab[rng.integers(step) :: step])
     if hist.sum() == 0:
-        raise TrainError("cannot compute the colour prior: no training image could be read")
+        raise TrainError(f"cannot compute the colour prior: none of the {len(order)} training images tried could be "
+                         "read (each one is named above with its reason)")
     return bins.prior_from_histogram(hist)
 
 
@@ -388,17 +392,81 @@ def _log(msg: str, progress: bool) -> None:
         tqdm.write(msg)
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_saved_epochs: bool = False) -> dict:
+# What a resumed run may change (the length of the run and where it runs); every other setting is
+# the saved run's, and asking for another one on resume is refused instead of silently ignored.
+RESUME_MAY_CHANGE = frozenset({"epochs", "device", "workers", "out", "data"})
+RUN_FILES = ("best.pt", "last.pt", "metrics.csv", "curves.png", "split.json")  # what --overwrite replaces
+
+
+def check_run_folder(cfg: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """Refuse, before any work, a run folder that cannot be written, lies inside the data (the next run
+    would train on this one's previews) or holds a run that starting afresh would overwrite."""
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"{out}: exists and is not a folder; --out names the run folder")
+    problem = unwritable_folder(out)
+    if problem:
+        raise TrainError(f"{out}: cannot write the run folder: {problem}")
+    for d in cfg.data:
+        if Path(d).is_dir() and out.resolve().is_relative_to(Path(d).resolve()):
+            raise TrainError(f"{out}: the run folder is inside the data folder {d} (its previews would be read as "
+                             "training photos); choose a run folder outside the data")
+    held = [n for n in ("last.pt", "best.pt") if (out / n).exists()]
+    if held and not resume and not overwrite:
+        raise TrainError(f"{out}: already holds a training run ({', '.join(held)}); continue it with --resume, "
+                         "or start over with --overwrite (replaces its checkpoints, metrics and previews)")
+
+
+def clear_run(out: Path) -> None:
+    """--overwrite: remove the old run's own files (only those), so no stale epoch or preview stays."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for preview in (out / "previews").glob("epoch_*.png"):
+        preview.unlink(missing_ok=True)
+
+
+def resume_conflicts(cfg: TrainConfig, saved: TrainConfig, explicit: set[str]) -> list[str]:
+    """The options given on a resume that differ from the run's saved ones (DATA included)."""
+    conflicts = []
+    if not _same_data(cfg.data, saved.data):
+        conflicts.append(f"DATA {' '.join(cfg.data)} (the run's: {' '.join(saved.data)})")
+    for name in sorted(explicit - RESUME_MAY_CHANGE):
+        mine, theirs = getattr(cfg, name), getattr(saved, name)
+        if mine != theirs:
+            flag = "--no-pretrained" if name == "pretrained" else f"--{name.replace('_', '-')}"
+            conflicts.append(f"{flag} {_shown(mine)} (the run's: {_shown(theirs)})")
+    return conflicts
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "on", False: "off", None: "unset"}[value]
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _same_data(given: list[str], saved: list[str]) -> bool:
+    return given == saved or [Path(d).resolve() for d in given] == [Path(d).resolve() for d in saved]
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_saved_epochs: bool = False,
+          overwrite: bool = False, explicit: set[str] | None = None) -> dict:
     """Run (or continue) a training run; returns a summary with the final metrics and the run's paths.
 
     On resume the saved train config wins, except ``epochs`` (unless ``keep_saved_epochs``),
-    ``device`` and ``workers``, which may change between sessions."""
+    ``device`` and ``workers``, which may change between sessions; DATA and the fields named in
+    ``explicit`` (the options the user gave) must equal the saved ones, else TrainError. A folder
+    holding a run is only started afresh with ``overwrite``."""
     out = Path(cfg.out)
+    check_run_folder(cfg, resume, overwrite)
     device = resolve_device(cfg.device)
     state: dict = {}
     if resume:
         ckpt = read_checkpoint(out / "last.pt")
         saved = TrainConfig(**ckpt["train_config"])
+        conflicts = resume_conflicts(cfg, saved, explicit or set())
+        if conflicts:
+            raise TrainError(f"{out}: --resume continues the run with its own settings, and these differ: "
+                             f"{'; '.join(conflicts)}. Drop them, or start a new run in another folder")
         # Only the length of the run and where it runs may change on resume.
         epochs = saved.epochs if keep_saved_epochs else cfg.epochs
         # Checkpoints from before the schedule options train on as they did (plateau, no low-res phase).
@@ -412,11 +480,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         state = ckpt
     else:
         out.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            clear_run(out)
         train_files, val_files = _select_files(cfg)
         model = _new_model(cfg)
         prior = None
     model.to(device)
-    _log(f"device: {device}; {len(train_files)} training / {len(val_files)} validation images", progress)
+    report_bad = BadFileReporter()
 
     size = OVERFIT_SIZE if cfg.overfit_one else cfg.image_size
     crop = None if cfg.overfit_one else cfg.crop_from
@@ -444,11 +514,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         train_ds = train_views(size)
         val_ds = ColorizationDataset(val_files, size, augment=False, cache=cfg.cache_images, progress=progress, crop_from=crop)
         preview_ds = val_ds if len(val_ds) else ColorizationDataset(train_files[:NUM_PREVIEWS], size, crop_from=crop)
+    for ds in (train_ds, val_ds):  # files the cache dropped were named as it went
+        report_bad.seen.update(path for path, _ in getattr(ds, "dropped", []))
     if not len(train_ds):
-        raise TrainError(f"{' '.join(cfg.data)}: none of the training images could be read")
-
+        raise TrainError(f"{' '.join(cfg.data)}: none of the training images could be read (each one is named above)")
+    dropped = f" ({len(report_bad.seen)} unreadable files skipped)" if report_bad.seen else ""
+    _log(f"device: {device}; {len(train_ds)} training / {len(val_ds)} validation images{dropped}", progress)
     if cfg.loss == "classification" and prior is None:
-        prior = compute_prior(train_ds.plain(), cfg.seed, progress, weights)
+        prior = compute_prior(train_ds.plain(), cfg.seed, progress, weights, report_bad)
     if cfg.loss == "classification":
         loss_fn = ClassificationLoss(prior, lam=cfg.rebalance_lambda, aux_weight=cfg.aux_weight, temperature=cfg.temperature).to(device)
     else:
@@ -475,7 +548,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
     # image_size so every epoch's figures compare.
     low_ds = train_views(cfg.low_res_size) if cfg.low_res_epochs and start_epoch < cfg.low_res_epochs else None
     val_loader = _loader(val_ds, cfg, None, device)
-    report_bad = BadFileReporter()
     from tqdm import tqdm
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -541,7 +613,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         write_metrics_csv(out / "metrics.csv", history)
         plot_curves(out / "curves.png", history)
         _log(_summary_line(row), progress)
-    return {"history": history, "best_val_loss": best, "out": str(out), "final": history[-1] if history else {}}
+    return {"history": history, "best_val_loss": best, "out": str(out), "final": history[-1] if history else {},
+            "skipped": sorted(report_bad.seen)}
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:

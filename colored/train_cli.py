@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import click
+
+from colored.extras import needs_extras
+from colored.signals import Stop
 
 EXAMPLES = """
 \b
@@ -78,7 +82,7 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 @click.option("--cache-images", is_flag=True, help="Decode and resize every image once and keep it in RAM (~3*S*S bytes each).")
 @click.option("--crop-from", type=click.IntRange(min=8), default=None,
               help="Keep photos at this short side (aspect kept) and train on random crops of them "
-                   "(25-100%% of the area) instead of squashing whole photos to a square.")
+                   "(25-100% of the area) instead of squashing whole photos to a square.")
 @click.option("--rebalance-lambda", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Class rebalancing mix (Zhang et al.): 0 = full inverse-frequency weights, 1 = none.")
 @click.option("--aux-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -116,45 +120,47 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
               help="View size of the low-resolution phase (a multiple of 32 for --arch unet).")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
-@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior) "
+                                            "with its saved settings; only --epochs, --device and --workers may change.")
+@click.option("--overwrite", is_flag=True, help="Start afresh in an --out folder that already holds a run, replacing "
+                                               "its checkpoints, metrics and previews (without it such a folder is refused).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
         cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
-        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, overfit_one, resume, quiet) -> None:
+        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, overfit_one, resume, overwrite, quiet) -> None:
     """Train a colorization model on the photos in DATA: one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp, or one corpus cache built by data/photos.py (its own train and
     validation splits and per-source sampling weights; its test split is never read). Colour photos are the training signal: the model sees
-    their lightness and learns their colours. Unreadable files are skipped with a warning."""
+    their lightness and learns their colours. Unreadable files are skipped, each named with its reason.
+    An --out folder that holds a run is only continued (--resume) or replaced (--overwrite)."""
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    with needs_extras("colored-train", ("train", "cpu"), exit_code=1), warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        _train(click.get_current_context().params)
+
+
+def _train(o: dict) -> None:
+    """The command's work, given its parameters by name (imports torch)."""
     from colored.checkpoint import CheckpointError
     from colored.corpus import CorpusError
     from colored.data import DataError
     from colored.model import BackboneWeightsError
-    from colored.train import TrainConfig, TrainError, train
+    from colored.train import TrainError, train
 
+    data, out, epochs = o["data"], o["out"], o["epochs"]
+    stop = Stop()
     try:
-        cfg = TrainConfig(
-            data=[str(d) for d in data], out=str(out), loss=loss, arch=arch,
-            epochs=epochs or (10 if overfit_one else 200),
-            batch_size=batch_size or (1 if overfit_one else 16),
-            lr=lr, image_size=image_size, val_fraction=val_fraction, backbone=backbone,
-            backbone_size=backbone_size, backbone_weights=str(backbone_weights) if backbone_weights else None,
-            pretrained=not no_pretrained, train_backbone=train_backbone, workers=workers, seed=seed, device=device,
-            preview_every=preview_every, max_train_images=max_train_images, steps_per_epoch=steps_per_epoch,
-            cache_images=cache_images, overfit_one=overfit_one, crop_from=crop_from,
-            rebalance_lambda=rebalance_lambda, aux_weight=aux_weight, temperature=temperature,
-            weight_decay=weight_decay, fusion_dropout=fusion_dropout, fusion_init=fusion_init,
-            ema=ema, crop_min_area=crop_min_area, tone_jitter=tone_jitter,
-            source_weights=_parse_weights(source_weights), schedule=schedule, low_res_epochs=low_res_epochs,
-            low_res_size=low_res_size,
-        )
-        result = train(cfg, resume=resume, progress=not quiet, keep_saved_epochs=epochs is None)
+        cfg = _config(o)
+        result = train(cfg, resume=o["resume"], progress=not o["quiet"], keep_saved_epochs=epochs is None,
+                       overwrite=o["overwrite"], explicit=_given_options())
     except (DataError, TrainError, BackboneWeightsError, CheckpointError, CorpusError) as e:
         click.echo(f"error: {e}", err=True)  # messages name the file or option at fault
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: last.pt holds the last finished epoch (written atomically)
         click.echo(f"\ninterrupted; continue with: colored-train {' '.join(map(str, data))} --out {out} --resume", err=True)
-        sys.exit(130)
+        sys.exit(stop.exit_code)
     final = result["final"]
     if not final:
         click.echo(f"nothing to do: {out}/last.pt already has {cfg.epochs} epochs (pass a larger --epochs to continue)")
@@ -165,7 +171,44 @@ def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction,
             f"AuC {final['val_auc']:.1f}%; colorfulness {final['val_colorfulness']:.1f} "
             f"(truth {final['val_true_colorfulness']:.1f})"
         )
+    if result["skipped"]:
+        click.echo(f"skipped {len(result['skipped'])} unreadable files (each named above with its reason)", err=True)
     click.echo(f"run folder: {out} (best.pt, last.pt, metrics.csv, curves.png)")
+
+
+# CLI parameters that are not TrainConfig fields under the same name.
+_FIELD_OF = {"no_pretrained": "pretrained"}
+_NOT_FIELDS = {"data", "out", "resume", "overwrite", "quiet"}
+
+
+def _config(o: dict):
+    """The TrainConfig of the command line: every option is a field (a few spelled or defaulted otherwise)."""
+    from colored.train import TrainConfig
+
+    fields = {k: v for k, v in o.items() if k not in _NOT_FIELDS and k not in _FIELD_OF}
+    fields.update(
+        data=[str(d) for d in o["data"]], out=str(o["out"]), pretrained=not o["no_pretrained"],
+        epochs=o["epochs"] or (10 if o["overfit_one"] else 200),
+        batch_size=o["batch_size"] or (1 if o["overfit_one"] else 16),
+        backbone_weights=str(o["backbone_weights"]) if o["backbone_weights"] else None,
+        source_weights=_parse_weights(o["source_weights"]),
+    )
+    return TrainConfig(**fields)
+
+
+def _given_options() -> set[str]:
+    """The TrainConfig fields whose options were given on the command line (not left at their default)."""
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params
+             if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)}
+    return {_FIELD_OF.get(name, name) for name in given - _NOT_FIELDS}
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line above the progress bars, not Python's file:line and source line."""
+    from tqdm import tqdm
+
+    tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
 def _parse_weights(items: tuple[str, ...]) -> dict[str, float] | None:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from colored.extras import needs_extras
+from colored.signals import Stop
+
 EXIT_BAD_INPUT = 2  # missing/corrupt/incompatible checkpoint, unusable output path
 EXIT_FAILED = 1  # export or verification failed
 
@@ -33,7 +36,20 @@ def _mb(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.1f} MB"
 
 
+class Steps:
+    """One line per step on stdout as it starts, with the time since the start: an fp16 export of
+    the unet model takes minutes on a CPU, and a silent command looks hung. (stderr stays for
+    the one-line error.)"""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        click.echo(f"  [{time.perf_counter() - self.t0:6.1f} s] {what}")
+
+
 @click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
   colored-export runs/exp1/model.pt                 # -> runs/exp1/model.onnx, verified
@@ -61,9 +77,27 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
     colored-batch requires. Classification models get an optional input T (the
     annealed-mean temperature, colored-batch --temperature). See docs/export.md.
     """
-    import torch  # heavy: after --help
+    stop = Stop()
+    try:
+        with needs_extras("colored-export", ("train", "cpu"), EXIT_BAD_INPUT):
+            _export(checkpoint, output, verify, fp16, opset, batch_sizes)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the temp file is gone, --output untouched
+        click.echo("\ncolored-export: interrupted; nothing written", err=True)
+        sys.exit(stop.exit_code)
 
-    from colored.atomic import atomic_path
+
+def _export(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset: int,
+            batch_sizes: tuple[int, ...]) -> None:
+    from colored.atomic import atomic_path, unwritable_file, write_reason
+
+    out = output if output is not None else checkpoint.with_suffix(".onnx")
+    problem = unwritable_file(out)  # before minutes of work, not after
+    if problem:
+        _fail(out, problem, EXIT_BAD_INPUT)
+    steps = Steps()
+    steps(f"load {checkpoint}")
+    import torch  # heavy: after --help and the output check
+
     from colored.checkpoint import CheckpointError, load_model
     from export.onnx_export import export_model
     from export.verify import VerificationError, verify_onnx
@@ -75,7 +109,6 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
         # CheckpointError messages already read "<path>: <reason>".
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    out = output if output is not None else checkpoint.with_suffix(".onnx")
     if out.resolve() == checkpoint.resolve():
         _fail(out, "output would overwrite the checkpoint; pass -o", EXIT_BAD_INPUT)
 
@@ -84,7 +117,8 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
         with atomic_path(out) as tmp:
             t0 = time.perf_counter()
             try:
-                contract = export_model(model, tmp, train_config=ckpt.get("train_config"), opset=opset, fp16=fp16)
+                contract = export_model(model, tmp, train_config=ckpt.get("train_config"), opset=opset, fp16=fp16,
+                                        progress=steps)
             except OSError:
                 raise
             except Exception as e:  # exporter failures are long; the first line says what broke
@@ -94,14 +128,15 @@ def main(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, opset:
             report = None
             if verify:
                 try:
-                    report = verify_onnx(model, tmp, batch_sizes=batch_sizes)
+                    report = verify_onnx(model, tmp, batch_sizes=batch_sizes, progress=steps)
                 except VerificationError as e:  # its message starts with the temp file's name
                     _fail(out, f"verification failed: {str(e).removeprefix(f'{tmp}: ')}", EXIT_FAILED)
                 if report["max_abs_ab_diff"] >= report["tolerance"]:
                     _fail(out, f"verification failed: max |ab| difference vs PyTorch {report['max_abs_ab_diff']:.3g} "
                           f">= tolerance {report['tolerance']} (not written)", EXIT_FAILED)
     except OSError as e:
-        _fail(out, e.strerror or str(e), EXIT_BAD_INPUT)
+        _fail(out, write_reason(e), EXIT_BAD_INPUT)
+    steps("done")
 
     click.echo(f"wrote {out} ({_mb(out)}, one file, weights embedded)")
     click.echo(f"  opset {opset}, precision {contract.precision}, export {export_s:.1f} s")

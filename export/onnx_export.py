@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -162,22 +163,28 @@ def export_model(
     opset: int = DEFAULT_OPSET,
     fp16: bool = False,
     dynamic: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> ModelContract:
     """Write `model` as ONE .onnx file (atomically) with its contract in metadata_props; returns the contract.
 
     The default is the current contract (render sizes, optional "T"); `dynamic=False` writes the
-    fixed-size graph older runtimes and tests of the fixed-size path expect.
+    fixed-size graph older runtimes and tests of the fixed-size path expect. ``progress`` is told
+    each step as it starts (the trace alone takes minutes for large models on a CPU).
     """
+    step = progress or (lambda what: None)
+    step("trace the model and convert it to ONNX")
     proto = to_onnx_proto(model, opset, dynamic)
     precision = "fp32"
     if fp16:
         from export.fp16 import to_fp16
 
+        step("convert the graph to fp16")
         proto = to_fp16(proto)
         precision = "fp16"
     contract = make_contract(model, train_config, precision, dynamic)
     onnx.helper.set_model_props(proto, contract.to_metadata())
     proto.doc_string = f"ColorED colorization model {contract.model_id}: L in [0,100] -> ab (Lab units)"
+    step("write the file")
     write_onnx(proto, out_path)
     return contract
 

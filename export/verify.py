@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +72,7 @@ def verify_onnx(
     images: Sequence[np.ndarray] | None = None,
     batch_sizes: Sequence[int] = (1, 2, 3),
     render_sizes: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Full onnx.checker pass, contract check, then ORT vs `model.predict_ab` at each batch size
     (at the trained size), at each render size (batch 2; default VERIFY_SIZES within the contract's
@@ -81,8 +82,11 @@ def verify_onnx(
     "per_size": {S: diff}, "per_temperature": {T: diff}, "tolerance"}.
     Raises VerificationError on a malformed file, a contract that does not match the model, or wrong
     output shapes. Whether the difference is acceptable is the caller's call (see TOLERANCE).
+    ``progress`` is told each step as it starts.
     """
+    step = progress or (lambda what: None)
     onnx_path = Path(onnx_path)
+    step("verify: onnx.checker full check")
     try:
         # The path form lets the checker handle files of any size.
         onnx.checker.check_model(str(onnx_path), full_check=True)
@@ -109,13 +113,16 @@ def verify_onnx(
     try:
         L_all = np.stack([lightness_at(p, size) for p in photos])
         for b in batch_sizes:
+            step(f"verify: onnxruntime vs PyTorch, batch {b} at {size} px")
             # Cycle through the photos so every batch size sees real, different images.
             per_batch[b] = _compare(model, sess, contract, L_all[[(b + i) % len(L_all) for i in range(b)]], onnx_path)
         for n in render_sizes:
+            step(f"verify: onnxruntime vs PyTorch, render size {n}")
             L = np.stack([lightness_at(p, n) for p in photos[:2]])
             per_size[n] = _compare(model, sess, contract, L, onnx_path)
         if contract.temperature_input:
             t = VERIFY_TEMPERATURE
+            step(f"verify: onnxruntime vs PyTorch, T = {t:g}")
             per_temperature[t] = _compare(model, sess, contract, L_all[:2], onnx_path, temperature=t)
     finally:
         model.train(was_training)

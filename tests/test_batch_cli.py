@@ -9,9 +9,6 @@ import json
 import os
 import signal
 import struct
-import subprocess
-import sys
-import time
 import zlib
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageCms
 from skimage import data
 
-from _cli import run_batch_cli_without
+from _cli import run_batch_cli_without, start_batch, wait_for_lines
 from _tiny_model import strip_contract, tiny_model_path
 from batch import session as session_mod
 from batch.cli import main
@@ -222,15 +219,9 @@ def test_kill_mid_run_then_resume(model, tmp_path):
     for i in range(60):  # distinct 384x384 crops: enough work to be interrupted
         y, x = (i * 7) % 128, (i * 13) % 128
         Image.fromarray(photo[y : y + 384, x : x + 384]).save(src / f"p{i:02d}.png")
-    cmd = [sys.executable, "-m", "batch.cli", str(src), str(out), "--model", str(model), "--no-progress",
-           "--workers", "1", "--batch-size", "1", "--threads", "1", "-q"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_batch(src, out, model, "-q")
     manifest = out / MANIFEST_NAME
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if manifest.exists() and manifest.read_bytes().count(b"\n") >= 5:
-            break
-        time.sleep(0.01)
+    wait_for_lines(proc, manifest, 5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be interrupted"

@@ -141,6 +141,51 @@ def test_colored_eval_rejects_a_non_colored_model(tmp_path, photos, tiny_model):
     assert "not a ColorED model" in result.output
 
 
+def test_colored_eval_names_every_skipped_file_and_exits_2(tmp_path, tiny_model):
+    """Issue 22 row 5: only corrupt, tiny or grey files: each one named with its reason, status 2."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "corrupt.jpg").write_bytes(b"not a JPEG")
+    (folder / "empty.png").write_bytes(b"")
+    Image.fromarray(skdata.chelsea()[:8, :8]).save(folder / "tiny.png")
+    Image.fromarray(skdata.camera()[::8, ::8]).save(folder / "gray.png")
+    result = CliRunner().invoke(main, [str(tiny_model), str(folder), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    for name, reason in (("corrupt.jpg", ""), ("empty.png", "empty"), ("tiny.png", "smaller than 11 px"),
+                         ("gray.png", "not a colour picture")):
+        named = [line for line in lines if line.startswith(f"skipped {folder / name}: ")]
+        assert len(named) == 1 and reason in named[0], result.output
+    assert "no colour photos to evaluate (4 skipped, each named above)" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_colored_eval_checks_its_output_folder_before_evaluating(tmp_path, photos, tiny_model, monkeypatch):
+    """Issue 22 row 4: a read-only --out (or a file there) is one line at start, not after the work."""
+    from _readonly import read_only_folder
+
+    folder, _ = photos
+    evaluated = []
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: evaluated.append(1))
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    result = CliRunner().invoke(main, [str(tiny_model), str(folder), "--out", str(afile)])
+    assert result.exit_code == 2 and "is a file" in result.output  # click checks this one itself
+    with read_only_folder(tmp_path / "ro") as ro:
+        result = CliRunner().invoke(main, [str(tiny_model), str(folder), "--out", str(ro / "eval")])
+    assert result.exit_code == 2, result.output
+    assert f"{ro / 'eval'}: cannot write the results there" in result.output
+    assert "read-only file system" in result.output or "permission denied" in result.output
+    assert "Traceback" not in result.output and "evaluating" not in result.output and not evaluated
+
+
+def test_colored_eval_could_not_start_exits_2_as_the_other_commands(tmp_path, photos):
+    """Issue 22 row 10: a missing model is "could not start", status 2 (it was 1)."""
+    folder, _ = photos
+    result = CliRunner().invoke(main, [str(tmp_path / "missing.onnx"), str(folder), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no such model file" in result.output
+
+
 # ------------------------------------------------------------------ without a model
 
 GREEN, RED, BLUE = (40, 160, 40), (200, 40, 40), (40, 60, 200)

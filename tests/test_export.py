@@ -240,6 +240,29 @@ def test_cli_exports_verifies_and_summarises(checkpoint):
     assert sorted(p.name for p in out.parent.iterdir()) == ["cli.onnx", "model.pt"]
 
 
+def test_cli_prints_each_step_as_it_starts(checkpoint):
+    """Issue 22 row 8b: an export that takes minutes says what it is doing (trace, verify, fp16)."""
+    out = checkpoint.with_name("steps.onnx")
+    result = CliRunner().invoke(cli_main, [str(checkpoint), "-o", str(out), "--batch-sizes", "1", "--fp16"])
+    assert result.exit_code == 0, result.output
+    steps = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if line.lstrip().startswith("[")]
+    assert steps[:4] == [f"load {checkpoint}", "trace the model and convert it to ONNX", "convert the graph to fp16",
+                         "write the file"], steps
+    assert "verify: onnx.checker full check" in steps and "verify: onnxruntime vs PyTorch, batch 1 at 64 px" in steps
+    assert steps[-1] == "done" and result.stderr == ""
+
+
+def test_cli_refuses_an_unwritable_output_before_exporting(checkpoint, tmp_path):
+    """Issue 22 row 4 (export too): a read-only -o folder is one line at once, not after the export."""
+    from _readonly import read_only_folder
+
+    with read_only_folder(tmp_path / "ro") as ro:
+        result = CliRunner().invoke(cli_main, [str(checkpoint), "-o", str(ro / "m.onnx")])
+    line = _one_line_error(result, ro / "m.onnx")
+    assert "read-only file system" in line or "permission denied" in line
+    assert "trace" not in result.stdout
+
+
 def test_cli_writes_nothing_when_verification_fails(checkpoint, monkeypatch):
     monkeypatch.setitem(TOLERANCE, "fp32", 0.0)  # no export can be that exact: verification must fail
     out = checkpoint.with_name("rejected.onnx")

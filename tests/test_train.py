@@ -131,7 +131,7 @@ def test_cli_errors(tmp_path):
     res = CliRunner().invoke(cli, [str(tmp_path / "empty"), "--out", str(tmp_path / "r"), "--resume"])
     assert res.exit_code == 1 and "last.pt: no such checkpoint" in res.output
     if not torch.cuda.is_available():
-        res = CliRunner().invoke(cli, [str(tmp_path), "--out", str(tmp_path / "r"), "--device", "cuda"])
+        res = CliRunner().invoke(cli, [str(tmp_path / "empty"), "--out", str(tmp_path / "r"), "--device", "cuda"])
         assert res.exit_code == 1 and "error: --device cuda" in res.output
 
 
@@ -239,3 +239,139 @@ def test_cosine_schedule_and_low_res_phase(photos, tmp_path):
     res = CliRunner().invoke(cli, [str(photos), "--arch", "unet", *TINY, "--low-res-epochs", "1", "--low-res-size", "48",
                                    "--out", str(tmp_path / "r")])
     assert res.exit_code == 1 and "--low-res-size must be a multiple of 32" in res.output
+
+
+# ---------------------------------------------------------------- issue 22: no lost runs, one-line errors
+
+ONE_EPOCH = [*TINY, "--loss", "mse", "--batch-size", "2", "--steps-per-epoch", "1", "--epochs", "1",
+             "--val-fraction", "0.25", "--preview-every", "0", "--quiet"]
+
+
+def one_line_error(res, *words: str) -> str:
+    """The command ended with status 1 and one `error:` line containing `words`, no traceback."""
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, res.output
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def test_existing_run_folder_needs_resume_or_overwrite(photos, tmp_path):
+    """Row 1: a forgotten --resume must not train over a run's checkpoints."""
+    run = tmp_path / "run"
+    assert CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(run)]).exit_code == 0
+    before = {name: (run / name).read_bytes() for name in ("last.pt", "best.pt", "metrics.csv", "split.json")}
+    res = CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(run)])
+    one_line_error(res, str(run), "last.pt", "--resume", "--overwrite")
+    assert {name: (run / name).read_bytes() for name in before} == before  # untouched
+
+    (run / "previews").mkdir(exist_ok=True)
+    (run / "previews" / "epoch_0009.png").write_bytes(b"a stale preview of the old run")
+    (run / "notes.txt").write_text("the user's own file")
+    res = CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(run), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert read_checkpoint(run / "last.pt")["epoch"] == 1 and (run / "last.pt").read_bytes() != before["last.pt"]
+    assert not (run / "previews" / "epoch_0009.png").exists()  # the old run's files only
+    assert (run / "notes.txt").read_text() == "the user's own file"
+    res = CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(run), "--overwrite", "--resume"])
+    assert res.exit_code == 2 and "exclude each other" in res.output
+
+
+def test_run_folder_inside_the_data_is_refused(photos, tmp_path):
+    """Row 1d: the next run would train on this one's previews."""
+    run = photos / "sub" / "run"
+    res = CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(run)])
+    one_line_error(res, str(run), "inside the data folder")
+    assert not run.exists()
+
+
+def test_unwritable_run_folder_is_one_line_before_any_work(photos, tmp_path):
+    """Row 4: --out an existing file, or on a read-only file system."""
+    from _readonly import read_only_folder
+
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    one_line_error(CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(afile)]),
+                   str(afile), "not a folder")
+    with read_only_folder(tmp_path / "ro") as ro:
+        line = one_line_error(CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(ro / "run")]),
+                              str(ro / "run"), "cannot write the run folder")
+        assert "read-only file system" in line or "permission denied" in line
+
+
+def test_resume_refuses_other_data_or_options(photos, tmp_path):
+    """Row 7: --resume with another DATA, --arch or --backbone says so instead of ignoring them."""
+    run = tmp_path / "run"
+    assert CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(run)]).exit_code == 0
+    saved = (run / "last.pt").read_bytes()
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(skdata.coffee()).resize((96, 96)).save(other / "coffee.jpg")
+    line = one_line_error(CliRunner().invoke(cli, [str(other), "--out", str(run), "--resume", "--quiet"]),
+                          "--resume", "DATA", str(other))
+    assert "--arch" not in line
+    line = one_line_error(CliRunner().invoke(cli, [str(photos), "--out", str(run), "--resume", "--arch", "unet",
+                                                    "--backbone", "mobilenetv3_small_100", "--quiet"]),
+                          "--arch unet (the run's: seed)", "--backbone mobilenetv3_small_100 (the run's: test_efficientnet)")
+    assert "DATA" not in line
+    one_line_error(CliRunner().invoke(cli, [str(photos), "--out", str(run), "--resume", "--lr", "0.01", "--quiet"]),
+                   "--lr 0.01 (the run's: 0.001)")
+    assert (run / "last.pt").read_bytes() == saved
+    # what may change: --epochs, --device, --workers; options given with the saved value are fine
+    res = CliRunner().invoke(cli, [str(photos), "--out", str(run), "--resume", "--epochs", "2", "--workers", "0",
+                                   "--device", "cpu", "--loss", "mse", *TINY, "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert read_checkpoint(run / "last.pt")["epoch"] == 2
+
+
+def test_only_unreadable_photos_are_each_named(tmp_path):
+    """Row 5 and row 10: every skipped file named with its reason, as one plain line (no Python
+    warning with file:line and source), and the run stops with one error line."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("a.jpg", "b.png", "c.png"):
+        (bad / name).write_bytes(b"not an image at all")
+    res = CliRunner().invoke(cli, [str(bad), *TINY, "--out", str(tmp_path / "run"), "--epochs", "1",
+                                   "--val-fraction", "0", "--preview-every", "0"])
+    assert res.exit_code == 1, res.output
+    for name in ("a.jpg", "b.png", "c.png"):
+        lines = [line for line in res.output.splitlines() if name in line]
+        assert lines and lines[0].startswith("warning: ") and "cannot read image" in lines[0], res.output
+    assert "UnreadableImageWarning" not in res.output and "warnings.warn" not in res.output
+    one_line_error(res, "none of the 3 training images")
+
+
+def test_help_shows_plain_percent_signs():
+    """Row 10: click prints the help text as written; '%%' came out doubled."""
+    res = CliRunner().invoke(cli, ["--help"])
+    text = " ".join(res.output.split())  # click wraps the help to the terminal's width
+    assert res.exit_code == 0 and "25-100% of the area" in text and "%%" not in text
+
+
+def test_sigterm_stops_like_ctrl_c_with_the_resume_command(photos, tmp_path):
+    """Docs, issue 22: a stop signal ends training with the resume command; last.pt is whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-c", "from colored.train_cli import cli; cli()", str(photos), *TINY, "--loss", "mse",
+           "--batch-size", "2", "--steps-per-epoch", "1", "--epochs", "500", "--preview-every", "0", "--quiet",
+           "--out", str(run)]
+    proc = subprocess.Popen(cmd, cwd=repo, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (run / "last.pt").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "interrupted; continue with: colored-train" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr
+    assert 1 <= read_checkpoint(run / "last.pt")["epoch"] < 500

@@ -204,6 +204,26 @@ def test_slow_writer_is_processed_only_when_complete(model, dirs, daemons, mode)
     assert d.stop() == 0
 
 
+def test_writer_closing_between_rounds_is_retried_not_rejected(model, dirs, daemons, tmp_path):
+    """Issue 22 row 2: with close-write trusted (the default), a writer that appends in several
+    open/close rounds makes every close look complete. The partial file fails to decode; it must
+    be tried again once it has settled, not recorded as failed and moved to --move-failed."""
+    inbox, out = dirs
+    rejected, done = tmp_path / "rejected", tmp_path / "done"
+    d = daemons(inbox, out, model, "--move-failed", rejected, "--move-done", done, settle=1.0)
+    d.wait_watching()
+    slow_write(inbox / "scan.png", out, reopen=True)  # checks that nothing is recorded meanwhile
+    d.wait(lambda: (done / "scan.png").exists(), "the finished file to be colorized and moved")
+    d.wait_idle()
+    assert statuses(out) == {"scan.png": ["done"]}
+    assert decodes(out / "scan.png") == (96, 96)
+    assert not rejected.exists() or not list(rejected.rglob("*"))
+    retried = [e for e in d.events() if e["event"] == "retry_when_settled"]
+    assert retried and all(e["src"] == "scan.png" for e in retried)
+    assert d.status()["failed"] == 0
+    assert d.stop() == 0
+
+
 def test_file_being_written_during_the_startup_scan_waits(model, dirs, daemons):
     inbox, out = dirs
     started: list[Daemon] = []

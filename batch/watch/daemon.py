@@ -103,6 +103,8 @@ class Watcher:
         self.preview = LatestSheet(cfg.preview, cfg.input_root, cfg.output_root, cfg.preview_count,
                                    cfg.preview_interval) if cfg.preview else None
         self.odd_seen: set[tuple[str, str]] = set()  # (entry, reason) already logged this run
+        self.on_close: set[Path] = set()  # inputs taken on a close-after-write: may still be growing
+        self.held: set[str] = set()  # failures held back, to be tried again once the file has settled
 
     def queue_depth(self) -> int:
         waiting = len(self.pending)  # first: files move from here to in_flight, never the other way
@@ -165,6 +167,8 @@ class Watcher:
             self.manifest.refresh()  # a colored-batch run on the same output may have done some
             claimed = [job for job in self.plan(paths) if self.claim(job)]
             for path in paths:  # claimed first, released after: always counted somewhere
+                if self.pending.handed_on_close(path):
+                    self.on_close.add(path)
                 self.pending.release(path)
             for i, job in enumerate(claimed):
                 if self.stop.is_set():  # stopping: leave the rest for the next start
@@ -237,9 +241,32 @@ class Watcher:
 
     # ------------------------------------------------------------ results
 
+    def record_if(self, result: Result) -> bool:
+        """Whether the manifest records this result. Not a failure of a file taken on its writer's
+        close: it may only be unfinished (see docs/watch.md, "Writers that append"), so it is tried
+        again once unchanged for --settle seconds, and only that try's failure is final."""
+        with self.in_flight_lock:
+            job = self.in_flight.get(result.input)
+        if result.status != FAILED or job is None or job.input not in self.on_close:
+            return True
+        self.on_close.discard(job.input)
+        self.held.add(result.input)
+        return False
+
     def on_result(self, result: Result) -> None:
         with self.in_flight_lock:
             job = self.in_flight.get(result.input)
+        if result.input in self.held:  # not final: wait for the file to settle, then try again
+            self.held.discard(result.input)
+            event(log, logging.INFO, "retry_when_settled", src=result.input, reason=result.reason,
+                  settle=self.cfg.settle)
+            if job is not None:
+                self.pending.touch(job.input)  # not "complete": only a quiet period hands it on now
+            with self.in_flight_lock:
+                self.in_flight.pop(result.input, None)
+            return
+        if job is not None:
+            self.on_close.discard(job.input)
         self.status.count(result)
         ms = round(result.seconds * 1000)
         if result.status == DONE:
@@ -326,7 +353,7 @@ class Watcher:
                 try:
                     process(self.jobs(JOBS_PER_RUN, halt), self.session, self.contract, cfg.settings,
                             manifest=self.manifest, workers=cfg.workers, batch_size=cfg.batch_size,
-                            on_result=self.on_result, halt=halt)
+                            on_result=self.on_result, halt=halt, record_if=self.record_if)
                 except OutputFull as e:
                     self.wait_for_space(e)
         except Exception as e:  # not one file's failure: e.g. the output disk is gone

@@ -89,6 +89,7 @@ class Pending:
     def __init__(self, settle: float) -> None:
         self.settle = settle
         self._entries: dict[Path, _Entry] = {}
+        self._on_close: set[Path] = set()  # handed on because of a close-after-write, not a quiet period
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -150,8 +151,19 @@ class Pending:
             for path, entry in settled:
                 if self._entries.get(path) is entry and (entry.closed or now - entry.touched >= self.settle):
                     entry.handed = True
+                    (self._on_close.add if entry.closed else self._on_close.discard)(path)
                     out.append(path)
         return sorted(out)
+
+    def handed_on_close(self, path: Path) -> bool:
+        """Whether `path` was last handed on because its writer closed it (and not because it stayed
+        unchanged for the quiet period): a writer that appends in several rounds closes it each time,
+        so a decode failure may only mean "not finished yet". Asked once per hand-over."""
+        with self._lock:
+            if path in self._on_close:
+                self._on_close.discard(path)
+                return True
+            return False
 
 
 class InboxHandler(FileSystemEventHandler):
