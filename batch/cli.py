@@ -19,7 +19,7 @@ from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import process
 from batch.report import exit_code, summary_table, write_report
 from batch import colorize, images, preview
-from batch.render import describe, resolve
+from batch.render import FIT_SMALL_LOCAL_ONLY, describe, resolve
 from batch.results import DONE, Result
 from batch.session import DEVICES, SessionError, default_model_path, open_session
 from batch.settings import FORMATS, MAX_STRENGTH, Settings
@@ -135,7 +135,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         if preview_path is not None:
             check_preview_path(preview_path, input_dir)
         if fit_small and engine == "ray":
-            raise StartError("--fit-small runs on the local engine only (Ray batches have one input size)")
+            raise StartError(FIT_SMALL_LOCAL_ONLY)
         ray_errors: tuple = ()  # what means "Ray gave up midway" (nothing for the local engine)
         if engine == "ray":
             ray_engine = _ray_engine(address, device, threads)

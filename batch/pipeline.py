@@ -312,10 +312,11 @@ def process(
         if item is _END:
             ended += 1
         else:
-            batch = batches.setdefault(item[1].L.shape[-1], [])
+            key = item[1].L.shape[-1]
+            batch = batches.setdefault(key, [])
             batch.append(item)
             if len(batch) >= batch_size:
-                run_batch(batches.pop(item[1].L.shape[-1]))
+                run_batch(batches.pop(key))
         # Run when the decoders have nothing more right now: waiting for a full batch would
         # leave the network idle on a slow disk.
         if batches and (ready.empty() or ended == workers):

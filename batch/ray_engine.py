@@ -54,7 +54,7 @@ from batch.jobs import Job
 from batch.manifest import Manifest
 from batch.out_of_space import OutputFull
 from batch.pipeline import Prepared, fail, finish, is_new, model_key, prepare, triage
-from batch.render import render_size, resolve
+from batch.render import FIT_SMALL_LOCAL_ONLY, render_size, resolve
 from batch.results import Result
 from batch.session import infer, open_session
 from batch.settings import Settings
@@ -400,7 +400,7 @@ def process_ray(
     model_id = model_key(contract)
     size = render_size(settings, contract)
     if settings.fit_small:  # Ray's batches stack one shape: every input at one size
-        raise ValueError("--fit-small runs on the local engine only (Ray batches have one input size)")
+        raise ValueError(FIT_SMALL_LOCAL_ONLY)
     results: list[Result] = []
 
     def emit(result: Result, new: bool = True) -> None:

@@ -36,6 +36,11 @@ def render_size(settings: Settings, contract: ModelContract) -> int:
     return settings.render_size or contract.input_size
 
 
+# Why --fit-small is refused with --engine ray (checked at the command line, before Ray starts,
+# and by process_ray for callers that reach it directly).
+FIT_SMALL_LOCAL_ONLY = "--fit-small runs on the local engine only (Ray batches have one input size)"
+
+
 def fitted_size(height: int, width: int, size: int, sizes: tuple[int, int, int] | None) -> int:
     """--fit-small: the smallest render size of the model (``sizes`` = its min, max, step) that holds
     a ``height`` x ``width`` picture, when that is below ``size``; else ``size``. A 64 x 48 thumbnail
