@@ -88,6 +88,29 @@ def prepare(job: Job, size: int, settings: Settings, fp: str = "",
         return fail(job, e, fp, started)
 
 
+READ_TRIES = 3  # decodes of a file that keeps changing under the reader before it fails
+
+
+def prepare_unchanged(job: Job, size: int, settings: Settings, fp: str, model_id: str,
+                      sizes: tuple[int, int, int] | None = None) -> Prepared | Result:
+    """prepare(), with the fingerprint of what was decoded: a file that changed between triage and
+    its decode (a writer still at work) may have been read in either version, so it is decoded
+    again under its new fingerprint; the manifest never credits one version with another's output."""
+    for _ in range(READ_TRIES):
+        out = prepare(job, size, settings, fp, sizes)
+        try:
+            now = fingerprint(job, model_id, settings)
+        except OSError as e:  # vanished since: nothing stands for it
+            return fail(job, e, fp)
+        if now == fp:
+            return out
+        fp = now
+    # Not recorded: the next run (or the watch's next look) tries it afresh.
+    return Result(str(job.relative), None, FAILED, fingerprint=fp, record=False,
+                  reason=f"changed {READ_TRIES} times while being read (still being written?); not recorded, "
+                         "the next run tries it again")
+
+
 def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> Result:
     """Merge the network's ab with the full-resolution original and write the output atomically.
 
@@ -263,7 +286,7 @@ def process(
             if halt.is_set():
                 continue
             job, fp = item
-            out = prepare(job, size, settings, fp, contract.render_sizes)
+            out = prepare_unchanged(job, size, settings, fp, model_id, contract.render_sizes)
             if isinstance(out, Result):
                 guarded(emit, out)
             else:

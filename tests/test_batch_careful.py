@@ -307,3 +307,45 @@ def test_fit_small_runs_thumbnails_at_a_size_that_holds_them(model, tmp_path, mo
             assert im.size in ((40, 40), (200, 200))
     code, text = run(src, out, "--model", model, "--render-size", "128")  # another setting: redone
     assert code == 0 and {r["status"] for r in rows(out).values()} == {"done"}
+
+
+def test_a_file_changed_between_triage_and_decode_gets_the_fingerprint_of_what_was_read(tmp_path, monkeypatch):
+    """A writer still at work when colored-batch (or the watch) triaged the file: the decode may see
+    the new version, so the manifest must credit the output to the version that was decoded, not to
+    the one triage saw (else the finished file is colorized a second time, or a stale version is
+    taken as done). A file that never holds still fails unrecorded."""
+    from batch.jobs import plan_jobs
+    from batch.manifest import fingerprint
+    from batch.pipeline import READ_TRIES, Prepared, prepare_unchanged
+    from batch.results import FAILED
+    from batch.settings import Settings
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos(src, 1)
+    settings = Settings()
+    job = next(plan_jobs(src, out, settings))
+    before = fingerprint(job, "m", settings)
+    real_decode, calls = images_mod.decode, []
+
+    def decode_then_change(path, *a, **k):  # the writer finishes right after this read
+        calls.append(path)
+        decoded = real_decode(path, *a, **k)
+        if len(calls) == 1:
+            os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+        return decoded
+
+    monkeypatch.setattr(images_mod, "decode", decode_then_change)
+    got = prepare_unchanged(job, 64, settings, before, "m")
+    assert isinstance(got, Prepared) and len(calls) == 2
+    assert got.fingerprint == fingerprint(job, "m", settings) != before
+
+    def always_changing(path, *a, **k):
+        calls.append(path)
+        os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+        return real_decode(path, *a, **k)
+
+    monkeypatch.setattr(images_mod, "decode", always_changing)
+    calls.clear()
+    got = prepare_unchanged(job, 64, settings, fingerprint(job, "m", settings), "m")
+    assert len(calls) == READ_TRIES and got.status == FAILED and not got.record
+    assert "changed 3 times while being read" in got.reason
