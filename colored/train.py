@@ -106,6 +106,7 @@ class TrainConfig:
     schedule: str = "plateau"  # plateau: lr x0.2 after 5 epochs without a better val loss; cosine: per step to lr/100
     low_res_epochs: int = 0  # the first N epochs train on views of low_res_size (more photos per second)
     low_res_size: int = 128
+    init_from: str | None = None  # a checkpoint whose (averaged) weights a new run starts from: fine-tuning
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -365,6 +366,23 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
     return model
 
 
+def load_initial_weights(model: ColorizationNet, path: str) -> None:
+    """--init-from: put a checkpoint's weights (the averaged ones when it has them, as best.pt and
+    export do) into a new run's model, which must have the same architecture. Optimiser, schedule,
+    epochs and split are the new run's own."""
+    ckpt = read_checkpoint(path)
+    theirs = ModelConfig.from_dict(ckpt["model_config"])
+    mine = model.config
+    differ = [f"{k} {getattr(mine, k)} (the checkpoint's: {getattr(theirs, k)})"
+              for k in ("arch", "backbone", "head") if getattr(mine, k) != getattr(theirs, k)]
+    if differ:
+        raise TrainError(f"{path}: --init-from needs a checkpoint of the same network; these differ: {'; '.join(differ)}")
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:  # shapes or names that do not fit: one line, not torch's list
+        raise TrainError(f"{path}: --init-from: its weights do not fit this network ({str(e).splitlines()[0]})") from None
+
+
 def averaged_model(model: ColorizationNet, decay: float) -> torch.optim.swa_utils.AveragedModel:
     """An exponential moving average of ``model``'s weights and BatchNorm statistics, updated
     after every optimiser step. With ~1,000 photos the weights after any one step scatter
@@ -484,6 +502,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
             clear_run(out)
         train_files, val_files = _select_files(cfg)
         model = _new_model(cfg)
+        if cfg.init_from:
+            load_initial_weights(model, cfg.init_from)
+            _log(f"starting from the weights of {cfg.init_from}", progress)
         prior = None
     model.to(device)
     report_bad = BadFileReporter()

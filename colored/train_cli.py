@@ -118,6 +118,10 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
                    "second), then at --image-size. Validation is always at --image-size.")
 @click.option("--low-res-size", type=click.IntRange(min=32), default=128, show_default=True,
               help="View size of the low-resolution phase (a multiple of 32 for --arch unet).")
+@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Start the new run from this checkpoint's weights (its averaged ones with --ema; e.g. another "
+                   "run's best.pt) instead of fresh ones: fine-tuning with a new optimiser, schedule and split. "
+                   "The network options (--arch, --backbone, --loss) must match the checkpoint's.")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior) "
@@ -128,7 +132,7 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
         cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
-        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, overfit_one, resume, overwrite, quiet) -> None:
+        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, overfit_one, init_from, resume, overwrite, quiet) -> None:
     """Train a colorization model on the photos in DATA: one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp, or one corpus cache built by data/photos.py (its own train and
     validation splits and per-source sampling weights; its test split is never read). Colour photos are the training signal: the model sees
@@ -191,6 +195,7 @@ def _config(o: dict):
         epochs=o["epochs"] or (10 if o["overfit_one"] else 200),
         batch_size=o["batch_size"] or (1 if o["overfit_one"] else 16),
         backbone_weights=str(o["backbone_weights"]) if o["backbone_weights"] else None,
+        init_from=str(o["init_from"]) if o["init_from"] else None,
         source_weights=_parse_weights(o["source_weights"]),
     )
     return TrainConfig(**fields)

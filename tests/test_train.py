@@ -375,3 +375,29 @@ def test_sigterm_stops_like_ctrl_c_with_the_resume_command(photos, tmp_path):
     assert "interrupted; continue with: colored-train" in stderr and "--resume" in stderr
     assert "Traceback" not in stderr
     assert 1 <= read_checkpoint(run / "last.pt")["epoch"] < 500
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(photos, tmp_path):
+    """--init-from: the new run's first weights are the checkpoint's (averaged) ones, with its own
+    optimiser and epochs; a checkpoint of another network is one line, before any training."""
+    first = tmp_path / "first"
+    assert CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--out", str(first)]).exit_code == 0
+    saved = read_checkpoint(first / "best.pt")
+    cfg = TrainConfig(data=str(photos), out=str(tmp_path / "x"), loss="mse", backbone="test_efficientnet",
+                      backbone_size=64, pretrained=False, image_size=64)
+    from colored.train import _new_model, load_initial_weights
+
+    model = _new_model(cfg)
+    assert not torch.equal(model.state_dict()["head.weight"], saved["model"]["head.weight"])
+    load_initial_weights(model, str(first / "best.pt"))
+    assert all(torch.equal(v, saved["model"][k]) for k, v in model.state_dict().items())
+
+    res = CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--lr", "0.0001", "--init-from", str(first / "best.pt"),
+                                   "--out", str(tmp_path / "second")])
+    assert res.exit_code == 0, res.output
+    second = read_checkpoint(tmp_path / "second" / "last.pt")
+    assert second["epoch"] == 1 and second["train_config"]["init_from"] == str(first / "best.pt")
+    res = CliRunner().invoke(cli, [str(photos), *ONE_EPOCH, "--arch", "unet", "--init-from", str(first / "best.pt"),
+                                   "--out", str(tmp_path / "third")])
+    assert "arch unet (the checkpoint's: seed)" in one_line_error(res, "--init-from")
+    assert not (tmp_path / "third" / "last.pt").exists()
