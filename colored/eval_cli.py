@@ -37,9 +37,12 @@ class StartError(click.ClickException):
               help="Which photos the contact sheet draws: the same seed gives the same photos.")
 @click.option("--thumb", type=click.IntRange(32), default=160, show_default=True, help="Contact-sheet cell size in pixels.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for onnxruntime. Default: all cores.")
+@click.option("--best-tint", is_flag=True,
+              help="Add the best constant tint: the one a*, b* with the highest mean PSNR on these very photos "
+                   "(fitted on them, an oracle no constant colour can beat), and each model's lead over it.")
 @click.option("--quiet", is_flag=True, help="No progress bar (by default one per method, on stderr).")
 def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, size: int, limit: int | None,
-         sheet_rows: int, seed: int, thumb: int, threads: int | None, quiet: bool) -> None:
+         sheet_rows: int, seed: int, thumb: int, threads: int | None, best_tint: bool, quiet: bool) -> None:
     """Score MODEL (an exported .onnx, or `default` for the model shipped with ColorED) on the
     colour photos in DATA (a folder, searched recursively, or one file).
 
@@ -79,14 +82,14 @@ def main(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, siz
     stop = Stop()
     try:
         with needs_extras("colored-eval", ("train", "cpu"), EXIT_CANNOT_START):
-            _evaluate(model, data, baselines, out_dir, size, limit, sheet_rows, seed, thumb, threads, quiet)
+            _evaluate(model, data, baselines, out_dir, size, limit, sheet_rows, seed, thumb, threads, best_tint, quiet)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the results are written atomically at the end
         click.echo("\ncolored-eval: interrupted (no result file is half-written)", err=True)
         sys.exit(stop.exit_code)
 
 
 def _evaluate(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path, size: int, limit: int | None,
-              sheet_rows: int, seed: int, thumb: int, threads: int | None, quiet: bool) -> None:
+              sheet_rows: int, seed: int, thumb: int, threads: int | None, best_tint: bool, quiet: bool) -> None:
     import onnxruntime  # noqa: F401 - both needed later: a missing one is one line now, not after the work
     import skimage.metrics  # noqa: F401
 
@@ -122,7 +125,8 @@ def _evaluate(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path
             colorizers[name], models[name] = fn, info
         click.echo(f"evaluating {len(photos)} photos at long side <= {size} px", err=True)
         rows = sample_rows(photos, sheet_rows, seed)
-        report, outputs = evaluate(photos, colorizers, data=str(data), size=size, keep=rows, progress=not quiet)
+        report, outputs = evaluate(photos, colorizers, data=str(data), size=size, keep=rows, progress=not quiet,
+                                   with_best_tint=best_tint)
         report.models = models
         sheet = contact_sheet([photos[i] for i in rows], outputs, thumb=thumb)
         paths = write_outputs(report, sheet, out_dir)

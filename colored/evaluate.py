@@ -44,6 +44,8 @@ Colorizer = Callable[[np.ndarray], np.ndarray]  # HxW uint8 grey -> HxWx3 uint8 
 
 GRAY = "gray (ab=0)"
 TINT = "tint (model mean ab)"
+BEST_TINT = "best tint (oracle)"
+CONSTANTS = (TINT, BEST_TINT)  # methods that lay one colour on every photo: no hue recalls
 ORIGINAL = "original"
 ROOT_GROUP = "."  # the group of photos directly in DATA
 
@@ -323,7 +325,7 @@ def summarise(name: str, rows: Sequence[ImageScore], constant: bool = False) -> 
 
 
 def _differences(rows: dict[str, list["ImageScore"]]) -> dict[str, dict]:
-    return {name: paired_differences(rows, name) for name in rows if name not in (GRAY, TINT)}
+    return {name: paired_differences(rows, name) for name in rows if name not in (GRAY, *CONSTANTS)}
 
 
 def mean_se(values: Sequence[float]) -> float:
@@ -351,11 +353,13 @@ def paired_differences(rows: dict[str, list["ImageScore"]], model: str) -> dict[
     """A model's per-photo lead over the grey and tint baselines: mean difference and its
     standard error, for the comparisons the acceptance targets are stated in."""
     out: dict[str, dict[str, float]] = {}
-    for key, other in (("psnr", GRAY), ("psnr", TINT), ("auc", TINT), ("auc", GRAY)):
+    for key, other in (("psnr", GRAY), ("psnr", TINT), ("auc", TINT), ("auc", GRAY), ("psnr", BEST_TINT),
+                       ("auc", BEST_TINT)):
         if other not in rows or model not in rows:
             continue
         d = [getattr(a, key) - getattr(b, key) for a, b in zip(rows[model], rows[other])]
-        out[f"{key} - {other.split(' ')[0]}"] = {"mean": float(np.mean(d)), "se": mean_se(d)}
+        label = "best tint" if other == BEST_TINT else other.split(" ")[0]
+        out[f"{key} - {label}"] = {"mean": float(np.mean(d)), "se": mean_se(d)}
     return out
 
 
@@ -363,6 +367,42 @@ def mean_ab(rows: Sequence[ImageScore]) -> tuple[float, float]:
     """Mean a*, b* over every output pixel of the set (pixel-weighted, like the pooled measures)."""
     pixels = sum(r.pixels for r in rows)
     return sum(r.ab_sum[0] for r in rows) / pixels, sum(r.ab_sum[1] for r in rows) / pixels
+
+
+def best_tint(photos: Sequence[Photo], start: tuple[float, float] = (0.0, 0.0), pixels: int = 8192,
+              steps: Sequence[float] = (4.0, 2.0, 1.0, 0.5, 0.25)) -> tuple[float, float]:
+    """The one constant a*, b* that gives the highest mean PSNR over `photos` (laid on each grey
+    photo as tint_colorizer does): the strongest baseline a model without any notion of what is
+    where could reach, fitted on the very photos it is scored on (an oracle, so a model that beats
+    it beats every constant tint). A pattern search from `start`, each step halving, on a
+    subsample of about `pixels` pixels per photo (the mean PSNR is smooth in a*, b*)."""
+    samples = []
+    for photo in photos:
+        h, w = photo.gray.shape[:2]
+        k = max(1, int(math.sqrt(h * w / pixels)))  # a regular grid of pixels: every k-th row and column
+        samples.append((gray_to_lightness(photo.gray[::k, ::k].astype(np.float64) / 255.0),
+                        photo.truth[::k, ::k].astype(np.float64)))
+
+    def mean_psnr(a: float, b: float) -> float:
+        total = 0.0
+        for L, truth in samples:
+            lab = np.stack([L, np.full_like(L, a), np.full_like(L, b)], axis=-1)
+            mse = np.mean((metrics.rgb_float_to_u8(lab_to_rgb(lab)).astype(np.float64) - truth) ** 2)
+            total += 10.0 * math.log10(255.0**2 / max(mse, 1e-12))
+        return total / len(samples)
+
+    best, score = start, mean_psnr(*start)
+    for step in steps:
+        improved = True
+        while improved:
+            improved = False
+            for da, db in ((step, 0), (-step, 0), (0, step), (0, -step)):
+                cand = (best[0] + da, best[1] + db)
+                s = mean_psnr(*cand)
+                if s > score + 1e-6:
+                    best, score, improved = cand, s, True
+                    break
+    return best
 
 
 def run_method(
@@ -398,7 +438,7 @@ def group_reports(photos: Sequence[Photo], rows: dict[str, list[ImageScore]]) ->
         group: GroupReport(
             images=[photos[i].name for i in idx],
             truth_colorfulness=float(np.mean([any_rows[i].truth_colorfulness for i in idx])),
-            methods=[summarise(name, [method_rows[i] for i in idx], constant=name == TINT)
+            methods=[summarise(name, [method_rows[i] for i in idx], constant=name in CONSTANTS)
                      for name, method_rows in rows.items()],
             differences=_differences({name: [r[i] for i in idx] for name, r in rows.items()}),
         )
@@ -409,13 +449,15 @@ def group_reports(photos: Sequence[Photo], rows: dict[str, list[ImageScore]]) ->
 def evaluate(
     photos: Sequence[Photo], colorizers: dict[str, Colorizer], data: str = "", size: int = 0,
     keep: Sequence[int] | None = None, progress: bool = False, tint_of: str | None = None,
+    with_best_tint: bool = False,
 ) -> tuple[Report, dict[str, list[np.ndarray]]]:
     """Score the gray baseline, every colorizer and the tint baseline on `photos`.
 
     The tint is the mean ab of the colorizer `tint_of` (default: the first one; none without
     colorizers). Methods come in the order gray, tint, colorizers. Returns the report and, per
     method, the outputs of the photos in `keep` (default: all), in that order. `progress` shows
-    a bar per method on stderr.
+    a bar per method on stderr. ``with_best_tint`` adds the best constant tint (best_tint(),
+    fitted on these photos) after the model's own tint, and the models' leads over it.
     """
     keep = range(len(photos)) if keep is None else keep
     rows: dict[str, list[ImageScore]] = {}
@@ -428,10 +470,14 @@ def evaluate(
         a, b = mean_ab(rows[target])
         tint = {"of": target, "a": a, "b": b}
         rows[TINT], outputs[TINT] = run_method(TINT, tint_colorizer(a, b), photos, keep, progress)
-    order = [GRAY, *([TINT] if tint else []), *colorizers]
+    if with_best_tint and photos:
+        a, b = best_tint(photos, start=(round(tint.get("a", 0.0)), round(tint.get("b", 0.0))))
+        tint["best"] = {"a": a, "b": b}
+        rows[BEST_TINT], outputs[BEST_TINT] = run_method(BEST_TINT, tint_colorizer(a, b), photos, keep, progress)
+    order = [GRAY, *([TINT] if TINT in rows else []), *([BEST_TINT] if BEST_TINT in rows else []), *colorizers]
     rows = {name: rows[name] for name in order}
-    methods = [MethodScore(**vars(summarise(name, r, constant=name == TINT)),
-                           per_image=[x.to_dict(constant=name == TINT) for x in r]) for name, r in rows.items()]
+    methods = [MethodScore(**vars(summarise(name, r, constant=name in CONSTANTS)),
+                           per_image=[x.to_dict(constant=name in CONSTANTS) for x in r]) for name, r in rows.items()]
     report = Report(
         data=str(data), size=size, images=[p.name for p in photos],
         truth_colorfulness=float(np.mean([r.truth_colorfulness for r in rows[GRAY]])), methods=methods,
@@ -493,9 +539,13 @@ def _difference_lines(differences: dict[str, dict]) -> list[str]:
 def markdown_table(report: Report) -> str:
     """The metrics of the whole set, then (with sub-folders) one table per top-level sub-folder."""
     lines = [f"{len(report.images)} colour photos from `{report.data}`, long side <= {report.size} px."]
-    if report.tint:
+    if "of" in report.tint:
         lines.append(f"{TINT}: a* = {report.tint['a']:+.1f}, b* = {report.tint['b']:+.1f}, "
                      f"the mean of {report.tint['of']}.")
+    if "best" in report.tint:
+        best = report.tint["best"]
+        lines.append(f"{BEST_TINT}: a* = {best['a']:+.2f}, b* = {best['b']:+.2f}, the constant colour with the "
+                     "highest mean PSNR on these very photos (fitted on them: no constant tint does better).")
     lines.append("± is the standard error over the photos; the leads below are per-photo differences.")
     lines += ["", *_table(report.truth_colorfulness, report.methods), "", *_difference_lines(report.differences)]
     for group, g in report.groups.items():

@@ -367,3 +367,57 @@ def test_standard_errors_and_leads(synthetic):
     assert ev.share_se([1, 2, 3], [10, 20, 30]) == pytest.approx(0.0)
     assert ev.share_se([0, 10], [10, 10]) == pytest.approx(50.0)  # 0 % and 100 %: SE of two photos' mean share
     assert math.isnan(ev.share_se([1], [2])) and math.isnan(ev.mean_se([1.0, float("inf")]))
+
+
+def test_best_tint_recovers_a_cast_and_beats_every_other_constant():
+    """best_tint: on photos that are one cast over grey, it finds that cast; on mixed photos its
+    mean PSNR is at least that of the grey image, the mean-ab tint and its neighbours."""
+    cast = (6.0, 14.0)
+    grey_truths = [np.tile(np.linspace(40, 220, 32).astype(np.uint8), (24, 1)) for _ in range(3)]
+    cast_photos = []
+    for i, g in enumerate(grey_truths):
+        truth = ev.tint_colorizer(*cast)(np.roll(g, 5 * i, axis=1))
+        cast_photos.append(ev.Photo(name=f"cast{i}.png", truth=truth, gray=ev.to_gray(truth)))
+    a, b = ev.best_tint(cast_photos, steps=(4.0, 2.0, 1.0, 0.5, 0.25, 0.125))
+    assert (a, b) == pytest.approx(cast, abs=0.5)
+
+    photos = [synthetic_photo("g.png", [GREEN]), synthetic_photo("gr.png", [GREEN, RED]),
+              synthetic_photo("b.png", [BLUE, RED])]
+
+    def mean_psnr(ab):
+        return np.mean([metrics.psnr(ev.tint_colorizer(*ab)(p.gray), p.truth) for p in photos])
+
+    best = ev.best_tint(photos)
+    assert mean_psnr(best) >= mean_psnr((0.0, 0.0))
+    for step in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        assert mean_psnr(best) >= mean_psnr((best[0] + step[0], best[1] + step[1])) - 1e-9
+
+
+def test_evaluate_with_best_tint_adds_the_oracle_constant_and_the_leads_over_it(synthetic):
+    report, outputs = ev.evaluate(synthetic, {"oracle": oracle_for(synthetic)}, with_best_tint=True)
+    methods = {m.name: m for m in report.methods}
+    assert list(methods) == [ev.GRAY, ev.TINT, ev.BEST_TINT, "oracle"]
+    best = methods[ev.BEST_TINT]
+    assert best.psnr >= methods[ev.GRAY].psnr and best.psnr >= methods[ev.TINT].psnr - 1e-6
+    assert math.isnan(best.green_recall) and "green_recall" not in best.se  # one colour: no recall
+    a, b = report.tint["best"]["a"], report.tint["best"]["b"]
+    assert np.array_equal(outputs[ev.BEST_TINT][0], ev.tint_colorizer(a, b)(synthetic[0].gray))
+    leads = report.differences["oracle"]
+    assert leads["psnr - best tint"]["mean"] == pytest.approx(np.mean(
+        [o - t for o, t in zip([r["psnr"] for r in methods["oracle"].per_image], [r["psnr"] for r in best.per_image])]))
+    assert "best tint (oracle): a* =" in ev.markdown_table(report)
+    plain, _ = ev.evaluate(synthetic, {"oracle": oracle_for(synthetic)})
+    assert ev.BEST_TINT not in [m.name for m in plain.methods] and "best" not in plain.tint
+
+
+def test_colored_eval_best_tint_option(tmp_path, photos, tiny_model):
+    folder, _ = photos
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(main, [str(tiny_model), str(folder), "--out", str(out), "--size", str(SIZE),
+                                       "--best-tint", "--quiet"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "metrics.json").read_text())
+    names = [m["name"] for m in report["methods"]]
+    assert names[:3] == [ev.GRAY, ev.TINT, ev.BEST_TINT] and set(report["tint"]["best"]) == {"a", "b"}
+    assert "psnr - best tint" in report["differences"][names[3]]
+    assert "best tint (oracle)" in (out / "metrics.md").read_text()

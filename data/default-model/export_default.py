@@ -13,8 +13,10 @@ Steps:
      `--temperature 0.38 --scale 1` skips the sweep.
   2. export at `--size` (the network is fully convolutional; the unet's encoder sees the
      input at that size): fp16, verified against PyTorch by colored-export's check.
-  3. colored-eval's measures on data/default-model/images/test: grey, the model's own
-     constant tint, the model, and any `--compare` models (e.g. the previous default).
+  3. colored-eval's measures on the test split (the corpus cache's files/test; for runs on
+     folders of photos data/default-model/images/test): grey, the model's own constant tint,
+     the best constant tint (fitted on the test photos themselves), the model, and any
+     `--compare` models (e.g. the previous default).
 
 Usage (train.sh runs it):
   python data/default-model/export_default.py RUNS/unet/best.pt --runs RUNS \
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from colored.checkpoint import load_model, read_checkpoint
-    from colored.evaluate import (contact_sheet, evaluate, load_photos, markdown_table, onnx_colorizer, sample_rows,
+    from colored.evaluate import (BEST_TINT, contact_sheet, evaluate, load_photos, markdown_table, onnx_colorizer, sample_rows,
                                   write_outputs)
     from colored.temperature import sweep
     from export.onnx_export import export_model
@@ -190,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     test_name = "the corpus test split (CACHE/files/test)" if args.test is None and corpus is not None else str(test_dir)
     keep = sample_rows(photos, 24, seed=0)
     report, outputs = evaluate(photos, colorizers, data=test_name, size=args.eval_size, keep=keep,
-                               progress=True, tint_of="ours (default)")
-    sheet = contact_sheet([photos[i] for i in keep], outputs, thumb=128, max_rows=len(keep))
+                               progress=True, tint_of="ours (default)", with_best_tint=True)
+    shown = {name: out for name, out in outputs.items() if name != BEST_TINT}  # two tint columns would look alike
+    sheet = contact_sheet([photos[i] for i in keep], shown, thumb=128, max_rows=len(keep))
     write_outputs(report, sheet, args.runs / "eval-test")
     SHEET.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(SHEET, optimize=True)
