@@ -51,11 +51,11 @@ from batch import images
 from batch.cores import set_opencv_threads
 from batch.file_notes import route_library_warnings
 from batch.jobs import Job
-from batch.manifest import Manifest
+from batch.manifest import Manifest, fingerprint
 from batch.out_of_space import OutputFull
-from batch.pipeline import Prepared, fail, finish, is_new, model_key, prepare, triage
+from batch.pipeline import Prepared, fail, finish, is_new, model_key, prepare_unchanged, triage
 from batch.render import FIT_SMALL_LOCAL_ONLY, render_size, resolve
-from batch.results import Result
+from batch.results import FAILED, Result
 from batch.session import infer, open_session
 from batch.settings import Settings
 
@@ -276,14 +276,18 @@ def _worker_setup() -> None:
     route_library_warnings()  # what Pillow & co. warn about a file goes to its notes, every time
 
 
-def decode_stage(row: dict[str, Any], size: int, settings: Settings) -> dict[str, Any]:
-    """prepare() one file; keep only its small network input (the full image is dropped here)."""
+def decode_stage(row: dict[str, Any], size: int, settings: Settings, model_id: str) -> dict[str, Any]:
+    """prepare() one file; keep only its small network input (the full image is dropped here).
+
+    As the local engine, under the fingerprint of the version that was read (a file that changed
+    since triage is read again), so the manifest credits the output to what was colorized."""
     _worker_setup()
-    out = prepare(_row_job(row), size, settings, row["fingerprint"])
+    out = prepare_unchanged(_row_job(row), size, settings, row["fingerprint"], model_id)
     if isinstance(out, Result):  # failed, or skipped (--skip-color): nothing to infer
-        return {**row, "L": np.zeros((1, size, size), np.float32), "result": json.dumps(out.to_dict()),
-                "seconds": out.seconds}
-    return {**row, "L": out.L, "result": "", "seconds": time.perf_counter() - out.started}
+        return {**row, "L": np.zeros((1, size, size), np.float32), "result": _dumps(out),
+                "seconds": out.seconds, "fingerprint": out.fingerprint or row["fingerprint"]}
+    return {**row, "L": out.L, "result": "", "seconds": time.perf_counter() - out.started,
+            "fingerprint": out.fingerprint}
 
 
 class Colorizer:
@@ -313,7 +317,7 @@ class Colorizer:
                 results = list(batch["result"])
                 for i in np.flatnonzero(todo):
                     row = {k: batch[k][i] for k in ("input", "relative", "output", "output_format", "fingerprint")}
-                    results[i] = json.dumps(fail(_row_job(row), e, row["fingerprint"]).to_dict())
+                    results[i] = _dumps(fail(_row_job(row), e, row["fingerprint"]))
                 batch["result"] = np.array(results, dtype=object)
             # Each file is charged its share of the batch's network time.
             batch["seconds"] = batch["seconds"] + todo * (time.perf_counter() - started) / todo.sum()
@@ -321,8 +325,12 @@ class Colorizer:
         return batch
 
 
-def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Decode the original again, then the local engine's finish(): merge, encode, atomic write."""
+def finish_stage(row: dict[str, Any], settings: Settings, model_id: str | None = None) -> dict[str, Any]:
+    """Decode the original again, then the local engine's finish(): merge, encode, atomic write.
+
+    The file is read a second time here, so one that changed since its network input was made
+    (given ``model_id``, by its fingerprint) would merge one version's colours with another's
+    pixels: it fails unrecorded instead, and the next run colorizes it afresh."""
     if not _pending(row):
         return {"result": row["result"]}
     _worker_setup()
@@ -331,16 +339,33 @@ def finish_stage(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     try:
         decoded = images.decode(job.input, max_pixels=settings.max_pixels)
     except Exception as e:  # it decoded a moment ago: the file changed or vanished since
-        return {"result": json.dumps(fail(job, e, row["fingerprint"], started, busy).to_dict())}
+        return {"result": _dumps(fail(job, e, row["fingerprint"], started, busy))}
+    if model_id is not None and _changed(job, model_id, settings, row["fingerprint"]):
+        return {"result": _dumps(Result(
+            str(job.relative), None, FAILED, fingerprint=row["fingerprint"], record=False,
+            reason="changed while being colorized (still being written?); not recorded, the next run tries it "
+                   "again"))}
     prepared = Prepared(decoded, np.asarray(row["L"]), row["fingerprint"], started,
                         busy=busy + time.perf_counter() - started)
     try:
-        return {"result": json.dumps(finish(job, prepared, np.asarray(row["ab"]), settings).to_dict())}
+        return {"result": _dumps(finish(job, prepared, np.asarray(row["ab"]), settings))}
     except OutputFull as e:  # a run condition, not a crash: the driver stops (Ray must not retry it)
         return {"result": json.dumps({FULL_KEY: str(e)})}
 
 
 # ---------------------------------------------------------------- the driver
+
+def _dumps(result: Result) -> str:
+    """A stage's Result as the JSON the driver reads back, keeping whether it goes in the manifest."""
+    return json.dumps({**result.to_dict(), "record": result.record})
+
+
+def _changed(job: Job, model_id: str, settings: Settings, fp: str) -> bool:
+    try:
+        return fingerprint(job, model_id, settings) != fp
+    except OSError:  # vanished since its decode: nothing to credit
+        return True
+
 
 def plan_resources(device: str, threads: int | None, cluster: dict[str, float]) -> dict[str, Any]:
     """How many inference actors, with what resources, for this cluster.
@@ -429,7 +454,7 @@ def process_ray(
         # Ray 2.60 has no named parameter for retry limits yet and flags the kwargs as deprecated
         # (removal announced for 2.64, hence the extra's upper bound); the limits matter more.
         warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ds.map(decode_stage, fn_kwargs={"size": size, "settings": settings},
+        ds = ds.map(decode_stage, fn_kwargs={"size": size, "settings": settings, "model_id": model_id},
                     max_retries=TASK_RETRIES)
         ds = ds.map_batches(
             colorizer, batch_size=batch_size, batch_format="numpy",
@@ -441,7 +466,7 @@ def process_ray(
             num_cpus=res["num_cpus"], num_gpus=res["num_gpus"] or None,
             max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
         )
-        ds = ds.map(finish_stage, fn_kwargs={"settings": settings}, max_retries=TASK_RETRIES)
+        ds = ds.map(finish_stage, fn_kwargs={"settings": settings, "model_id": model_id}, max_retries=TASK_RETRIES)
     for row in _watched(ds.iter_rows(), stall_timeout, len(rows)):
         got = json.loads(row["result"])
         if FULL_KEY in got:  # stop taking results; what is still in flight is redone by a rerun
@@ -449,7 +474,8 @@ def process_ray(
             full.results = results
             raise full
         try:
-            emit(Result.from_dict(got))
+            result = Result.from_dict(got)
+            emit(result, new=is_new(result))
         except OutputFull as e:  # the manifest's disk
             e.results = results
             raise

@@ -52,4 +52,5 @@ class Result:
             fingerprint=d.get("fingerprint", ""),
             output_bytes=d.get("output_bytes"),
             seconds=float(d.get("seconds", 0.0)),
+            record=bool(d.get("record", True)),
         )

@@ -349,3 +349,48 @@ def test_a_file_changed_between_triage_and_decode_gets_the_fingerprint_of_what_w
     got = prepare_unchanged(job, 64, settings, fingerprint(job, "m", settings), "m")
     assert len(calls) == READ_TRIES and got.status == FAILED and not got.record
     assert "changed 3 times while being read" in got.reason
+
+
+def test_ray_stages_credit_the_version_read_and_refuse_a_file_changed_before_the_merge(tmp_path, monkeypatch):
+    """The Ray engine's stages, called as its workers call them: the decode stage reads a file that
+    changed since triage again (as the local engine does) and hands on the new fingerprint; the
+    finish stage, which reads the original a second time, refuses a file changed since then
+    instead of merging one version's colours into another's pixels, and that refusal is not
+    recorded (the flag survives the JSON the driver reads back)."""
+    pytest.importorskip("ray")
+    from batch import ray_engine
+    from batch.jobs import plan_jobs
+    from batch.manifest import fingerprint
+    from batch.results import FAILED, Result
+    from batch.settings import Settings
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos(src, 1)
+    settings = Settings()
+    job = next(plan_jobs(src, out, settings))
+    before = fingerprint(job, "m", settings)
+    real_decode, calls = images_mod.decode, []
+
+    def decode_then_change(path, *a, **k):
+        calls.append(path)
+        decoded = real_decode(path, *a, **k)
+        if len(calls) == 1:
+            os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+        return decoded
+
+    monkeypatch.setattr(images_mod, "decode", decode_then_change)
+    row = ray_engine.decode_stage(ray_engine._job_row(job, before), 64, settings, "m")
+    assert row["result"] == "" and len(calls) == 2
+    assert row["fingerprint"] == fingerprint(job, "m", settings) != before
+    monkeypatch.setattr(images_mod, "decode", real_decode)
+
+    row["ab"] = np.zeros((2, 16, 16), np.float32)
+    job.input.write_bytes(job.input.read_bytes())  # rewritten between the two reads
+    os.utime(job.input, ns=(os.stat(job.input).st_atime_ns, os.stat(job.input).st_mtime_ns + 2 * 10**9))
+    got = Result.from_dict(json.loads(ray_engine.finish_stage(row, settings, "m")["result"]))
+    assert got.status == FAILED and not got.record and "changed while being colorized" in got.reason
+    assert not (out / job.output_relative).exists()
+
+    row["fingerprint"] = fingerprint(job, "m", settings)  # unchanged since: written and recorded
+    got = Result.from_dict(json.loads(ray_engine.finish_stage(row, settings, "m")["result"]))
+    assert got.status == "done" and got.record and (out / job.output_relative).is_file()
