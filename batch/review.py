@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import click
 import cv2
 import numpy as np
 from PIL import Image
@@ -342,7 +343,7 @@ header label{margin-right:14px;white-space:nowrap}
 </style></head><body>
 <header><h1>__TITLE__</h1>
 <span id="count"></span>
-<label>status <select id="status"><option value="">all</option><option>done</option><option>failed</option><option>skipped</option></select></label>
+<label>status <select id="status"><option value="">all</option><option value="done">done</option><option value="failed">failed</option><option value="skipped">skipped</option></select></label>
 <label>folder <select id="folder"><option value="">all</option></select></label>
 <label>sort <select id="sort"><option value="conf">least confident first</option><option value="path">by path</option></select></label>
 <label>before <input id="split" type="range" min="0" max="100" value="100"> after</label>
@@ -424,29 +425,23 @@ Exit status: 0 page written, 2 no run in OUTPUT_DIR or the page could not be wri
 """
 
 
-def main(argv: list[str] | None = None) -> None:
-    """colored-review OUTPUT_DIR: (re)build the review page of an existing output folder."""
-    import click
-
-    @click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-    @click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
-    @click.option("--workers", type=click.IntRange(1), default=min(4, os.cpu_count() or 1), show_default=True,
-                  help="Threads that read outputs to make new thumbnails.")
-    def review(output_dir: Path, workers: int) -> None:
-        """Write OUTPUT_DIR/review/index.html: every picture before and after, least confident first,
-        failed and skipped files with their reasons; one static page, no server needed."""
-        try:
-            done = build_review(output_dir, workers=workers)
-        except ReviewError as e:
-            click.echo(f"colored-review: {e}", err=True)
-            raise SystemExit(2) from None
-        except OSError as e:
-            click.echo(f"colored-review: {e.filename or output_dir}: cannot write the review page: "
-                       f"{write_reason(e)}", err=True)
-            raise SystemExit(2) from None
-        click.echo(summary_line(done))
-
-    review.main(args=argv, prog_name="colored-review")
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(1), default=min(4, os.cpu_count() or 1), show_default=True,
+              help="Threads that read outputs to make new thumbnails.")
+def main(output_dir: Path, workers: int) -> None:
+    """Write OUTPUT_DIR/review/index.html: every picture before and after, least confident first,
+    failed and skipped files with their reasons; one static page, no server needed."""
+    try:
+        done = build_review(output_dir, workers=workers)
+    except ReviewError as e:
+        click.echo(f"colored-review: {e}", err=True)
+        raise SystemExit(2) from None
+    except OSError as e:
+        click.echo(f"colored-review: {e.filename or output_dir}: cannot write the review page: "
+                   f"{write_reason(e)}", err=True)
+        raise SystemExit(2) from None
+    click.echo(summary_line(done))
 
 
 if __name__ == "__main__":
