@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -153,26 +152,12 @@ def test_colored_batch_review_on_a_real_run(tmp_path):
 
 # ---- the page in a real browser ---------------------------------------------------------------
 
-def chromium_driver():
-    """A headless Chromium driven by Selenium, from the system's packages (no download); None if absent."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver_bin = shutil.which("chromedriver")
-    if not browser or not driver_bin:
-        return None
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--allow-file-access-from-files", "--window-size=1400,1000"):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(driver_bin), options=opts)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    driver = chromium_driver()
+    pytest.importorskip("selenium")
+    from _browser import headless_chromium
+
+    driver = headless_chromium()
     if driver is None:
         pytest.skip("no chromium/chromedriver on this system (apt-get install chromium chromium-driver)")
     yield driver
