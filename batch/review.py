@@ -368,7 +368,7 @@ function thumb(k,kind){return"thumbs/"+k.slice(0,2)+"/"+k+"."+kind+".jpg";}
   while(true){set.add(f);const i=f.lastIndexOf("/");if(f==="."||i<0)break;f=f.slice(0,i);}}
   const sel=$("folder");for(const f of [...set].sort()){const o=document.createElement("option");o.value=f;
   o.textContent=f==="."?"(top folder only)":f;sel.appendChild(o);}})();
-if(!META.confidence){$("sort").value="path";$("sort").options[0].disabled=true;$("sort").options[0].textContent="least confident first (no confidence recorded)";}
+if(!META.confidence){$("sort").value="path";$("sort").options[0].disabled=true;$("sort").options[0].textContent="least confident first (none recorded)";}
 function card(r){
   const c=document.createElement("div");c.className="card "+r[2];c.dataset.input=r[0];
   const pic=document.createElement("div");pic.className="pic";
