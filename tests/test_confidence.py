@@ -84,6 +84,10 @@ def test_fp16_export_as_export_default_uses_keeps_the_output(tmp_path):
     model.set_bins(torch.tensor(bins.bin_centers(), dtype=torch.float32))
     contract = export_model(model, tmp_path / "half.onnx", fp16=True)
     assert contract.confidence_output == CONFIDENCE_OUTPUT
+    from export.verify import verify_onnx
+
+    report = verify_onnx(model, tmp_path / "half.onnx", batch_sizes=(2,), render_sizes=())
+    assert report["max_abs_confidence_diff"] is not None and report["max_abs_confidence_diff"] < 0.02
     session, _ = open_session(tmp_path / "half.onnx", device="cpu", threads=1)
     _, conf = infer_with_confidence(session, contract, np.full((1, 1, 64, 64), 50, np.float32))
     assert conf.dtype == np.float32 and 0.0 <= conf.min() <= conf.max() <= 1.0
