@@ -169,7 +169,7 @@ def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | Non
     if manifest.is_done(job, fp):
         prev = manifest.lookup(job)
         return Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes, fingerprint=fp,
-                      output_bytes=prev.output_bytes)
+                      output_bytes=prev.output_bytes, confidence=prev.confidence)
     earlier = manifest.failed_before(job, fp)
     if earlier is not None and not retry_failed:
         return Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason, notes=earlier.notes,

@@ -120,6 +120,9 @@ def test_batch_records_one_figure_per_picture(tmp_path, cls_model):
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in figures.values()), figures
     assert {r["input"]: float(r["confidence"]) for r in rows} == pytest.approx(figures, abs=1e-4)
     assert {m["input"]: m["confidence"] for m in manifest} == pytest.approx(figures, abs=1e-4)
+    resumed, _, _ = _run(src, tmp_path / "out", cls_model)  # all "already done": the figures stay
+    assert {f["input"]: f["confidence"] for f in resumed["files"]} == figures
+    assert {f["status"] for f in resumed["files"]} == {"already done"}
     # The same picture gives the same figure whichever batch it lands in.
     again, _, _ = _run(src, tmp_path / "out2", cls_model, "--batch-size", "1")
     assert {f["input"]: f["confidence"] for f in again["files"]} == pytest.approx(figures, abs=1e-4)
