@@ -38,6 +38,7 @@ Examples:
   colored-batch /mnt/archive /mnt/out --engine ray --address auto   # on a Ray cluster (docs/ray.md)
   colored-batch ./archive ./out --render-size 512 --strength 1.3   # finer detail, stronger colour
   colored-batch ./archive ./out --preview sheet.png --preview-count 24   # look before you trust it
+  colored-batch ./archive ./out --review   # then open ./out/review/index.html (least sure first)
 
 \b
 The output folder mirrors the input tree; inputs are never modified. Rerunning
@@ -113,6 +114,9 @@ class StartError(click.ClickException):
               help="Pairs on the --preview sheet (colored-batch: sampled across sub-folders; colored-watch: the latest files).")
 @click.option("--preview-seed", type=click.INT, default=0, show_default=True,
               help="Which files the --preview sheet samples; the same seed picks the same files.")
+@click.option("--review", "review", is_flag=True,
+              help="After the run, write OUTPUT_DIR/review/index.html: every file before and after, least "
+                   "confident first, failed and skipped ones with their reasons (also: colored-review OUTPUT_DIR).")
 @click.option("--stall-timeout", type=click.FloatRange(1), default=600.0, show_default=True, metavar="SECONDS",
               help="With --engine ray: stop with one line when no file finishes for this long (a stuck cluster).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -123,7 +127,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
          skip_color: bool, retry_failed: bool, overwrite: bool, device: str, threads: int | None, batch_size: int, workers: int,
          max_pixels: int, engine: str, address: str | None, stall_timeout: float, render_size: int | None,
          strength: float, temperature: float | None, fit_small: bool, preview_path: Path | None, preview_count: int,
-         preview_seed: int, report_path: Path | None, progress: bool, quiet: bool) -> None:
+         preview_seed: int, report_path: Path | None, progress: bool, quiet: bool, review: bool = False) -> None:
     """Colorize every image below INPUT_DIR into OUTPUT_DIR, keeping full resolution and metadata."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="colored-batch: %(message)s")
     route_library_warnings()  # what Pillow & co. warn about a file goes to its notes, every time
@@ -211,6 +215,8 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         click.echo(f"report: {', '.join(str(p) for p in written)}")
     if preview_path is not None:
         write_preview(preview_path, results, input_dir, output_dir, preview_count, preview_seed)
+    if review:
+        write_review(output_dir, workers)
     done = sum(r.status == DONE for r in results)
     if full is not None:
         click.echo(f"colored-batch: {full_message(done, full.errno)}", err=True)
@@ -256,6 +262,18 @@ def write_preview(path: Path, results: list, input_dir: Path, output_dir: Path, 
         return
     groups = len({p.group for p in chosen})
     click.echo(f"preview: {path} ({len(chosen)} pairs from {groups} folder{'s' if groups != 1 else ''})")
+
+
+def write_review(output_dir: Path, workers: int) -> None:
+    """The review page of the output folder (batch.review); a failure here is reported, the run's outcome stands."""
+    from batch import review
+
+    try:
+        click.echo(review.summary_line(review.build_review(output_dir, workers=workers)))
+    except review.ReviewError as e:
+        click.echo(f"review: {e}", err=True)
+    except OSError as e:
+        click.echo(f"review: {e.filename or output_dir}: not written ({write_reason(e)})", err=True)
 
 
 def _claim_output(output_dir: Path) -> None:

@@ -36,7 +36,8 @@ from batch.out_of_space import OutputFull, out_of_space_error
 from batch.render import fitted_size, render_size, resolve
 from batch.results import ALREADY_DONE, DONE, FAILED, FAILED_EARLIER, SKIPPED, Result
 from batch.scratch import scratch
-from batch.session import infer
+from batch.confidence import picture_confidence
+from batch.session import infer, infer_with_confidence
 from batch.settings import Settings
 
 __all__ = ["Prepared", "prepare", "infer", "finish", "fail", "triage", "process", "model_key"]
@@ -49,6 +50,7 @@ class Prepared:
     fingerprint: str
     started: float  # time.perf_counter() when work on this file began
     busy: float = 0.0  # seconds spent working on this file so far (not waiting in the queues)
+    confidence: float | None = None  # the model's figure for this picture (batch.confidence), once inferred
 
 
 def _reason(e: BaseException) -> str:
@@ -130,7 +132,7 @@ def finish(job: Job, prepared: Prepared, ab: np.ndarray, settings: Settings) -> 
         return Result(
             str(job.relative), str(job.output_relative), DONE, notes=_unique(d.notes, notes or []),
             fingerprint=prepared.fingerprint, output_bytes=job.output.stat().st_size,
-            seconds=prepared.busy + time.perf_counter() - started,
+            seconds=prepared.busy + time.perf_counter() - started, confidence=prepared.confidence,
         )
     except Exception as e:
         if out_of_space_error(e):  # not this file's fault: never recorded as failed
@@ -167,7 +169,7 @@ def triage(job: Job, model_id: str, settings: Settings, manifest: Manifest | Non
     if manifest.is_done(job, fp):
         prev = manifest.lookup(job)
         return Result(str(job.relative), prev.output, ALREADY_DONE, notes=prev.notes, fingerprint=fp,
-                      output_bytes=prev.output_bytes)
+                      output_bytes=prev.output_bytes, confidence=prev.confidence)
     earlier = manifest.failed_before(job, fp)
     if earlier is not None and not retry_failed:
         return Result(str(job.relative), None, FAILED_EARLIER, reason=earlier.reason, notes=earlier.notes,
@@ -318,15 +320,17 @@ def process(
             return
         started = time.perf_counter()
         try:
-            ab = infer(session, contract, np.stack([p.L for _, p in batch]), pad_to=batch_size,
-                       temperature=settings.temperature)
+            ab, conf = infer_with_confidence(session, contract, np.stack([p.L for _, p in batch]),
+                                             pad_to=batch_size, temperature=settings.temperature)
+            figures = [None] * len(batch) if conf is None else picture_confidence(conf, ab).tolist()
         except Exception as e:  # the whole batch failed: say so for each file, carry on
             for job, p in batch:
                 guarded(emit, fail(job, e, p.fingerprint, busy=p.busy))
             return
         share = (time.perf_counter() - started) / len(batch)  # each file's part of the network's call
-        for (job, p), one in zip(batch, ab):
+        for (job, p), one, figure in zip(batch, ab, figures):
             p.busy += share
+            p.confidence = figure
             decoded_out.put((job, p, one))
 
     ended, batches = 0, {}  # network input size -> its batch (one size unless settings.fit_small)

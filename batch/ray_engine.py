@@ -55,8 +55,9 @@ from batch.manifest import Manifest, fingerprint
 from batch.out_of_space import OutputFull
 from batch.pipeline import Prepared, fail, finish, is_new, model_key, prepare_unchanged, triage
 from batch.render import FIT_SMALL_LOCAL_ONLY, render_size, resolve
+from batch.confidence import picture_confidence
 from batch.results import FAILED, Result
-from batch.session import infer, open_session
+from batch.session import infer_with_confidence, open_session
 from batch.settings import Settings
 
 try:  # Ray is an optional extra: this module must import (and explain) without it
@@ -308,11 +309,14 @@ class Colorizer:
         n, size = len(batch["result"]), self.size
         todo = np.array([not r for r in batch["result"]], dtype=bool)
         ab = np.zeros((n, 2, size, size), np.float32)
+        confidence = np.full(n, np.nan)  # NaN: no figure (a model without the output, or not inferred)
         if todo.any():
             started = time.perf_counter()
             try:
-                ab[todo] = infer(self.session, self.contract, batch["L"][todo], pad_to=self.batch_size,
-                                 temperature=self.temperature)
+                ab[todo], conf = infer_with_confidence(self.session, self.contract, batch["L"][todo],
+                                                       pad_to=self.batch_size, temperature=self.temperature)
+                if conf is not None:
+                    confidence[todo] = picture_confidence(conf, ab[todo])
             except Exception as e:  # the whole batch failed: say so for each file, carry on (as locally)
                 results = list(batch["result"])
                 for i in np.flatnonzero(todo):
@@ -322,6 +326,7 @@ class Colorizer:
             # Each file is charged its share of the batch's network time.
             batch["seconds"] = batch["seconds"] + todo * (time.perf_counter() - started) / todo.sum()
         batch["ab"] = ab
+        batch["confidence"] = confidence
         return batch
 
 
@@ -345,8 +350,9 @@ def finish_stage(row: dict[str, Any], settings: Settings, model_id: str | None =
             str(job.relative), None, FAILED, fingerprint=row["fingerprint"], record=False,
             reason="changed while being colorized (still being written?); not recorded, the next run tries it "
                    "again"))}
+    figure = float(row.get("confidence", np.nan))
     prepared = Prepared(decoded, np.asarray(row["L"]), row["fingerprint"], started,
-                        busy=busy + time.perf_counter() - started)
+                        busy=busy + time.perf_counter() - started, confidence=None if np.isnan(figure) else figure)
     try:
         return {"result": _dumps(finish(job, prepared, np.asarray(row["ab"]), settings))}
     except OutputFull as e:  # a run condition, not a crash: the driver stops (Ray must not retry it)

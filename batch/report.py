@@ -13,7 +13,9 @@ from batch.out_of_space import OutputFull, out_of_space_error
 from batch.results import DONE, FAILED, SKIPPED, STATUSES, Result
 from colored.atomic import atomic_write_bytes
 
-REPORT_FIELDS = ("input", "output", "status", "reason", "notes", "output_bytes", "seconds")
+# confidence: the model's own figure for the picture (0..1, see batch.confidence); empty (null) when
+# the model has none or nothing was colorized.
+REPORT_FIELDS = ("input", "output", "status", "reason", "notes", "output_bytes", "seconds", "confidence")
 
 
 def counts(results: Sequence[Result]) -> dict[str, int]:
@@ -97,7 +99,7 @@ def write_report(path: str | Path, results: Sequence[Result], meta: dict) -> Pat
 
 def _row(r: Result) -> dict:
     d = r.to_dict()
-    return {k: d[k] for k in REPORT_FIELDS}
+    return {k: d.get(k) for k in REPORT_FIELDS}
 
 
 def _csv_text(rows: Sequence[Result]) -> str:

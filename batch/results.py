@@ -23,6 +23,7 @@ class Result:
     fingerprint: str = ""
     output_bytes: int | None = None
     seconds: float = 0.0
+    confidence: float | None = None  # how sure the model was of this picture's colours (0..1); None: no figure
     record: bool = field(default=True, repr=False)  # False: reported, never written to the manifest
 
     @property
@@ -39,6 +40,7 @@ class Result:
             "fingerprint": self.fingerprint,
             "output_bytes": self.output_bytes,
             "seconds": round(self.seconds, 4),
+            **({} if self.confidence is None else {"confidence": round(self.confidence, 4)}),
         }
 
     @classmethod
@@ -53,4 +55,5 @@ class Result:
             output_bytes=d.get("output_bytes"),
             seconds=float(d.get("seconds", 0.0)),
             record=bool(d.get("record", True)),
+            confidence=None if d.get("confidence") is None else float(d["confidence"]),
         )

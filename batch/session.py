@@ -171,6 +171,9 @@ def _check_signature(session: ort.InferenceSession, contract: ModelContract, pat
         raise SessionError(f"{path}: the graph requires the input{'s' if len(required) > 1 else ''} "
                            f"{', '.join(map(repr, required))} with no default value; a ColorED model takes only "
                            f"{contract.input_name!r} (others need an initializer of the same name)")
+    if contract.confidence_output and contract.confidence_output not in outputs:
+        raise SessionError(f"{path}: the contract names a confidence output {contract.confidence_output!r}, "
+                           f"the graph has none (outputs {sorted(outputs)})")
     output = next(o for o in session.get_outputs() if o.name == contract.output_name)
     if not _output_fits(output.shape, size, contract.dynamic_size):
         raise SessionError(f"{path}: output {contract.output_name!r} has shape {output.shape}, the contract says "
@@ -210,6 +213,16 @@ def infer(
     up to 2.5e-5 between N=1 and N>=2, enough to flip output bytes). A fixed shape
     makes a file's output independent of which batch it happened to land in.
     """
+    return infer_with_confidence(session, contract, L, pad_to, temperature, confidence=False)[0]
+
+
+def infer_with_confidence(
+    session: ort.InferenceSession, contract: ModelContract, L: np.ndarray, pad_to: int | None = None,
+    temperature: float | None = None, confidence: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """infer(), and the model's per-pixel confidence (N, 1, S, S) in [0, 1] from the same call when
+    its contract names a confidence output and ``confidence`` (else None). Fetching it costs a
+    copy of N x S x S floats: the graph computes it from logits it holds anyway."""
     n = len(L)
     batch = np.ascontiguousarray(L, dtype=input_dtype(session, contract))
     if pad_to is not None and n < pad_to:
@@ -219,5 +232,9 @@ def infer(
         if not contract.temperature_input:
             raise ValueError("this model has no temperature input")
         feed[contract.temperature_input] = np.array(temperature, dtype=np.float32)
-    (ab,) = session.run([contract.output_name], feed)
-    return np.asarray(ab[:n], dtype=np.float32)
+    names = [contract.output_name]
+    if confidence and contract.confidence_output:
+        names.append(contract.confidence_output)
+    got = session.run(names, feed)
+    ab = np.asarray(got[0][:n], dtype=np.float32)
+    return ab, (np.asarray(got[1][:n], dtype=np.float32) if len(got) > 1 else None)

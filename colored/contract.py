@@ -15,6 +15,10 @@ working at their one size S):
     temperature, temperature_input  the annealed-mean T of a classification head and the
                               name of the optional scalar graph input that overrides it
                               (an input with a default initializer: feeding it is optional)
+    confidence_output           the name of an optional second output, float32 (N, 1, S, S) in
+                              [0, 1]: how sure a classification head is at each pixel (1 - the
+                              normalised entropy of its bin distribution, colored.model.confidence_map).
+                              Models without it (regression heads, older files) have no confidence.
 Everything model-specific (scaling, the backbone's grey copy and normalisation,
 decode of the output head) is inside the graph.
 """
@@ -29,6 +33,7 @@ PREFIX = "colored."
 INPUT_NAME = "L"
 OUTPUT_NAME = "ab"
 TEMPERATURE_INPUT = "T"
+CONFIDENCE_OUTPUT = "confidence"
 COLOR_SPACE = "CIELAB-D65/sRGB"
 
 
@@ -53,6 +58,7 @@ class ModelContract:
     render_sizes: tuple[int, int, int] | None = None  # (min, max, step); None: input_size only
     temperature: float | None = None  # default annealed-mean T; None: no temperature input
     temperature_input: str | None = None
+    confidence_output: str | None = None  # optional per-pixel confidence output; None: the model has none
 
     @property
     def dynamic_size(self) -> bool:
@@ -104,6 +110,8 @@ class ModelContract:
         if self.temperature is not None:
             out[PREFIX + "temperature"] = repr(float(self.temperature))
             out[PREFIX + "temperature_input"] = self.temperature_input or ""
+        if self.confidence_output:
+            out[PREFIX + "confidence_output"] = self.confidence_output
         return out
 
     @classmethod
@@ -140,6 +148,7 @@ class ModelContract:
                 render_sizes=_render_sizes(meta),
                 temperature=float(meta[PREFIX + "temperature"]) if PREFIX + "temperature" in meta else None,
                 temperature_input=meta.get(PREFIX + "temperature_input") or None,
+                confidence_output=meta.get(PREFIX + "confidence_output") or None,
             )
         except (KeyError, ValueError) as e:
             raise ContractError(f"{source}: incomplete or malformed ColorED metadata ({type(e).__name__}: {e})") from None

@@ -71,4 +71,8 @@ def colored_watch() -> None:
     launch("batch.watch", "colored-watch", ("cpu",))
 
 
+def colored_review() -> None:
+    launch("batch.review", "colored-review", ("cpu",))
+
+
 __all__ = ["EXTRA_OF", "missing_module", "install_hint", "needs_extras", "launch"]

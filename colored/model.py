@@ -16,6 +16,7 @@ module, so the exported ONNX graph needs nothing but L in [0, 100].
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,19 @@ def annealed_mean(logits: torch.Tensor, centers: torch.Tensor, temperature: torc
     """Zhang et al.'s annealed mean: softmax(logits / T) weighted over the bin centres -> ab (N,2,H,W)."""
     p = torch.softmax(logits / temperature, dim=1)
     return torch.einsum("nqhw,qc->nchw", p, centers)
+
+
+def confidence_map(logits: torch.Tensor) -> torch.Tensor:
+    """How sure the classification head is at each pixel: 1 - entropy / log(Q) of its own
+    distribution over the Q ab bins (softmax at T = 1, so the figure does not move with the
+    user's --temperature), in [0, 1]: 1 all mass on one bin, 0 spread evenly. (N,Q,H,W) -> (N,1,H,W).
+
+    Why entropy rather than the annealed mean's spread: a grey pixel that could be red or blue
+    has a mean near grey and a small spread of the *mean*, but its distribution is split, which
+    the entropy sees. One log-softmax and one sum over the bins the graph already holds."""
+    logp = torch.log_softmax(logits, dim=1)
+    entropy = -(logp.exp() * logp).sum(dim=1, keepdim=True)
+    return (1.0 - entropy / math.log(logits.shape[1])).clamp(0.0, 1.0)
 
 
 class BackboneWeightsError(RuntimeError):
@@ -235,6 +249,16 @@ class ColorizationNet(nn.Module):
         S is any multiple of `size_step`; `temperature` overrides the annealed-mean T (classification).
         """
         return self.output_to_ab(self.forward(L), temperature)
+
+    def predict_ab_confidence(self, L: torch.Tensor, temperature: torch.Tensor | float | None = None
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """predict_ab and, from the same logits, the per-pixel confidence (confidence_map) upsampled
+        as ab is, (N,1,S,S) in [0, 1]: the exported graph's optional second output (classification only)."""
+        if self.config.head != "classification":
+            raise ValueError("only a classification head has a distribution to take a confidence from")
+        logits = self.forward(L)
+        conf = F.interpolate(confidence_map(logits), scale_factor=self.head_stride, mode="bilinear", align_corners=False)
+        return self.output_to_ab(logits, temperature), conf.clamp(0.0, 1.0)
 
     def output_to_ab(self, out: torch.Tensor, temperature: torch.Tensor | float | None = None) -> torch.Tensor:
         """forward()'s training output -> ab in Lab units at full size (lets validation reuse one forward pass)."""

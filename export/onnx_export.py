@@ -25,7 +25,7 @@ from torch import nn
 
 from colored.atomic import atomic_path
 from colored.checkpoint import config_hash, load_model
-from colored.contract import INPUT_NAME, OUTPUT_NAME, TEMPERATURE_INPUT, ModelContract
+from colored.contract import CONFIDENCE_OUTPUT, INPUT_NAME, OUTPUT_NAME, TEMPERATURE_INPUT, ModelContract
 from colored.model import ColorizationNet
 
 DEFAULT_OPSET = 18
@@ -40,17 +40,26 @@ RENDER_RANGE = (128, 1024)
 class _PredictAB(nn.Module):
     """The exported entry point: torch.onnx.export traces `forward`, and ours is the training output."""
 
-    def __init__(self, model: ColorizationNet) -> None:
+    def __init__(self, model: ColorizationNet, confidence: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.confidence = confidence
 
-    def forward(self, L: torch.Tensor, T: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803 - graph input names
+    def forward(self, L: torch.Tensor, T: torch.Tensor | None = None):  # noqa: N803 - graph input names
+        if self.confidence:
+            return self.model.predict_ab_confidence(L, T)
         return self.model.predict_ab(L, T)
 
 
 def has_temperature(model: ColorizationNet) -> bool:
     """Classification heads decode with an annealed-mean T, which the graph exposes as input "T"."""
     return model.config.head == "classification"
+
+
+def has_confidence(model: ColorizationNet, dynamic: bool = True) -> bool:
+    """Whether the export gets the optional "confidence" output: classification heads (a distribution
+    to measure) of the current contract (dynamic); fixed-size files stay as older runtimes know them."""
+    return dynamic and model.config.head == "classification"
 
 
 def render_sizes(model: ColorizationNet) -> tuple[int, int, int]:
@@ -93,6 +102,7 @@ def make_contract(
         render_sizes=render_sizes(model) if dynamic else None,
         temperature=float(model.config.temperature) if dynamic and has_temperature(model) else None,
         temperature_input=TEMPERATURE_INPUT if dynamic and has_temperature(model) else None,
+        confidence_output=CONFIDENCE_OUTPUT if has_confidence(model, dynamic) else None,
     )
 
 
@@ -100,7 +110,8 @@ def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET, dynamic: b
     """Export `predict_ab` (eval mode) with a dynamic batch axis; the caller's train/eval mode is restored.
 
     `dynamic` (default): the spatial size is dynamic too (a multiple of the size step, see render_sizes),
-    and a classification head gets the optional input "T". `dynamic=False` gives the fixed-size graph of
+    and a classification head gets the optional input "T" and the second output "confidence"
+    (has_confidence: per pixel, from the same logits as ab). `dynamic=False` gives the fixed-size graph of
     contract files from before render sizes (the input size is the model's image_size).
     """
     if opset < MIN_OPSET:
@@ -123,11 +134,12 @@ def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET, dynamic: b
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # torch.export's advisory chatter; real failures raise
+            confidence = has_confidence(model, dynamic)
             program = torch.onnx.export(
-                _PredictAB(model).eval(),
+                _PredictAB(model, confidence).eval(),
                 args,
                 input_names=names,
-                output_names=[OUTPUT_NAME],
+                output_names=[OUTPUT_NAME, CONFIDENCE_OUTPUT] if confidence else [OUTPUT_NAME],
                 dynamic_shapes=shapes,
                 opset_version=opset,
                 dynamo=True,

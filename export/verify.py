@@ -120,6 +120,10 @@ def verify_onnx(
             step(f"verify: onnxruntime vs PyTorch, render size {n}")
             L = np.stack([lightness_at(p, n) for p in photos[:2]])
             per_size[n] = _compare(model, sess, contract, L, onnx_path)
+        confidence_diff = None
+        if contract.confidence_output:
+            step("verify: the confidence output against PyTorch")
+            confidence_diff = _compare_confidence(model, sess, contract, L_all[:2], onnx_path)
         if contract.temperature_input:
             t = VERIFY_TEMPERATURE
             step(f"verify: onnxruntime vs PyTorch, T = {t:g}")
@@ -134,8 +138,28 @@ def verify_onnx(
         "per_batch": per_batch,
         "per_size": per_size,
         "per_temperature": per_temperature,
+        "max_abs_confidence_diff": confidence_diff,
         "tolerance": TOLERANCE.get(contract.precision, TOLERANCE["fp32"]),
     }
+
+
+CONFIDENCE_TOLERANCE = 0.02  # per-pixel confidence is in [0, 1]; fp16 logits move it by ~1e-3
+
+
+def _compare_confidence(model: ColorizationNet, sess: ort.InferenceSession, contract: ModelContract,
+                        L: np.ndarray, onnx_path: Path) -> float:
+    """max |confidence| of onnxruntime vs PyTorch; VerificationError when out of [0, 1] or too far off."""
+    (got,) = sess.run([contract.confidence_output], {contract.input_name: L})
+    b, _, h, w = L.shape
+    if got.shape != (b, 1, h, w) or not np.isfinite(got).all() or got.min() < 0 or got.max() > 1:
+        raise VerificationError(f"{onnx_path}: confidence output {got.dtype}{got.shape} is not (N, 1, S, S) in [0, 1]")
+    with torch.no_grad():
+        ref = model.predict_ab_confidence(torch.from_numpy(L))[1].numpy()
+    diff = float(np.abs(got - ref).max())
+    if diff > CONFIDENCE_TOLERANCE:
+        raise VerificationError(f"{onnx_path}: confidence differs from PyTorch by {diff:.4f} "
+                                f"(tolerance {CONFIDENCE_TOLERANCE})")
+    return diff
 
 
 def _compare(model: ColorizationNet, sess: ort.InferenceSession, contract: ModelContract, L: np.ndarray,

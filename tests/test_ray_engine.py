@@ -285,3 +285,7 @@ def test_render_settings_byte_identical_to_local_engine(cluster, archive, tmp_pa
     assert outputs(plain).keys() == outputs(out).keys() and outputs(plain) != outputs(out)
     fps = {e["input"]: e["fingerprint"] for e in manifest_lines(local)}
     assert all(fps[e["input"]] == e["fingerprint"] for e in manifest_lines(out))
+    # The classification model's confidence figure travels through the actors like the colours.
+    conf = {e["input"]: e.get("confidence") for e in manifest_lines(local)}
+    assert sum(v is not None for v in conf.values()) == 11
+    assert {e["input"]: e.get("confidence") for e in manifest_lines(out)} == pytest.approx(conf, abs=1e-4)

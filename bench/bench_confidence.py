@@ -1,0 +1,117 @@
+"""Benchmark the cost of the per-picture confidence (issue 21): the same pipeline with and without it.
+
+    python bench/bench_confidence.py                          # tiny classification model, render 256
+    python bench/bench_confidence.py --model colored.onnx     # a model exported with the confidence output
+    python bench/bench_confidence.py --count 400 --repeat 5
+
+"with": the model as exported (second output "confidence"), fetched and reduced to one figure
+per picture, as colored-batch runs it. "without": the same file with the output and its
+contract key removed (what a model exported before issue 21 is): onnxruntime's optimiser
+drops the nodes that fed it, so this is the cost of the whole feature, graph included.
+Both run batch.pipeline.process (what colored-batch runs) into fresh output folders, taking
+turns --repeat times; the medians and the turn-by-turn ratios are printed.
+
+Without --model a tiny untrained classification model is exported (needs torch) and run at
+--render-size 256: its logits are as large as the shipped model's at its default size (313
+bins x 128 x 128), so the confidence costs what it costs there, while the rest of the network
+is nearly free; the relative cost printed is therefore an upper bound for a real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
+
+
+def strip_confidence(src: Path, dst: Path) -> Path:
+    """The model without its confidence output and contract key (a pre-issue-21 export)."""
+    import onnx
+
+    proto = onnx.load(str(src))
+    keep = [o for o in proto.graph.output if o.name != "confidence"]
+    del proto.graph.output[:]
+    proto.graph.output.extend(keep)
+    props = [p for p in proto.metadata_props if p.key != "colored.confidence_output"]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(props)
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def run_pass(src: Path, out: Path, model: Path, render_size: int | None, workers: int, batch_size: int,
+             threads: int | None) -> tuple[float, int]:
+    """(images/s, files with a confidence) of one colored-batch pass."""
+    from batch.colorize import warm_up
+    from batch.jobs import plan_jobs
+    from batch.manifest import Manifest
+    from batch.pipeline import process
+    from batch.session import open_session
+    from batch.settings import Settings
+
+    session, contract = open_session(model, device="cpu", threads=threads)
+    settings = Settings(render_size=render_size)
+    warm_up()
+    jobs = list(plan_jobs(src, out, settings))
+    t0 = time.perf_counter()
+    results = process(jobs, session, contract, settings, manifest=Manifest(out), workers=workers,
+                      batch_size=batch_size)
+    elapsed = time.perf_counter() - t0
+    assert all(r.status == "done" for r in results), [r for r in results if r.status != "done"][:3]
+    return len(results) / elapsed, sum(r.confidence is not None for r in results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=None, help="a model with the confidence output")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--size", default="240x320", help="HxW of every picture")
+    ap.add_argument("--render-size", type=int, default=256)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    from bench_small import make_pictures
+
+    with tempfile.TemporaryDirectory(prefix="colored-bench-confidence-") as tmp:
+        tmp = Path(tmp)
+        if args.model is None:
+            from _tiny_model import tiny_model_path
+
+            args.model = tiny_model_path(head="classification")
+        without = strip_confidence(args.model, tmp / "without.onnx")
+        src = tmp / "in"
+        height, width = map(int, args.size.lower().split("x"))
+        make_pictures(src, args.count, height, width, args.seed)
+        runs: dict[str, list[float]] = {"with": [], "without": []}
+        for turn in range(args.repeat):
+            for name, model in (("with", args.model), ("without", without)):
+                rate, figures = run_pass(src, tmp / f"{name}-{turn}", model, args.render_size, args.workers,
+                                         args.batch_size, args.threads)
+                assert figures == (args.count if name == "with" else 0), (name, figures)
+                runs[name].append(rate)
+                print(f"turn {turn + 1} {name:>7}: {rate:.2f} images/s", flush=True)
+        ratios = [w / wo for w, wo in zip(runs["with"], runs["without"])]
+        record = {
+            "model": str(args.model), "count": args.count, "size": args.size, "render_size": args.render_size,
+            "with_img_s": round(statistics.median(runs["with"]), 2),
+            "without_img_s": round(statistics.median(runs["without"]), 2),
+            "with_over_without_turn_by_turn": [round(r, 3) for r in ratios],
+            "median_ratio": round(statistics.median(ratios), 3),
+        }
+    print(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
