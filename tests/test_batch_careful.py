@@ -287,13 +287,13 @@ def test_fit_small_runs_thumbnails_at_a_size_that_holds_them(model, tmp_path, mo
     photos(src / "thumbs", 5, size=40)
     photos(src / "big", 3, size=200)
     shapes = []
-    real = pipeline.infer
+    real = pipeline.infer_with_confidence
 
-    def infer(session, contract, L, **kw):
+    def infer(session, contract, L, *a, **kw):
         shapes.append(L.shape)
-        return real(session, contract, L, **kw)
+        return real(session, contract, L, *a, **kw)
 
-    monkeypatch.setattr(pipeline, "infer", infer)
+    monkeypatch.setattr(pipeline, "infer_with_confidence", infer)
     code, text = run(src, tmp_path / "plain", "--model", model, "--render-size", "128")
     assert code == 0 and {s[-1] for s in shapes} == {128}
     shapes.clear()
