@@ -3,6 +3,7 @@
     python bench/bench_confidence.py                          # tiny classification model, render 256
     python bench/bench_confidence.py --model colored.onnx     # a model exported with the confidence output
     python bench/bench_confidence.py --count 400 --repeat 5
+    python bench/bench_confidence.py --model-only --repeat 20  # the network call alone, CPU time
 
 "with": the model as exported (second output "confidence"), fetched and reduced to one figure
 per picture, as colored-batch runs it. "without": the same file with the output and its
@@ -68,6 +69,41 @@ def run_pass(src: Path, out: Path, model: Path, render_size: int | None, workers
     return len(results) / elapsed, sum(r.confidence is not None for r in results)
 
 
+def model_only(with_model: Path, without_model: Path, render_size: int, batch_size: int, repeat: int,
+               seed: int) -> dict:
+    """CPU seconds per batch of the network call alone, one thread, taking turns: with the confidence
+    output fetched and reduced to figures, and the stripped model (ab only). CPU time, not wall time,
+    so that other work on a shared machine does not swamp the difference."""
+    import numpy as np
+
+    from batch.confidence import picture_confidence
+    from batch.session import infer, infer_with_confidence, open_session
+
+    L = np.random.default_rng(seed).uniform(0, 100, (batch_size, 1, render_size, render_size)).astype(np.float32)
+    s_with, c_with = open_session(with_model, device="cpu", threads=1)
+    s_without, c_without = open_session(without_model, device="cpu", threads=1)
+
+    def with_conf() -> None:
+        ab, conf = infer_with_confidence(s_with, c_with, L, pad_to=batch_size)
+        picture_confidence(conf, ab)
+
+    def without_conf() -> None:
+        infer(s_without, c_without, L, pad_to=batch_size)
+
+    for fn in (with_conf, without_conf):  # first calls allocate and pick kernels
+        fn()
+    cpu: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(repeat):
+        for name, fn in (("with", with_conf), ("without", without_conf)):
+            t = time.process_time()
+            fn()
+            cpu[name].append(time.process_time() - t)
+    w, wo = statistics.median(cpu["with"]), statistics.median(cpu["without"])
+    return {"mode": "model-only", "render_size": render_size, "batch": batch_size, "repeat": repeat,
+            "with_cpu_s_per_batch": round(w, 4), "without_cpu_s_per_batch": round(wo, 4),
+            "extra_cpu_ms_per_image": round((w - wo) / batch_size * 1000, 2), "ratio": round(w / wo, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=None, help="a model with the confidence output")
@@ -79,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model-only", action="store_true",
+                    help="time the network call alone (CPU seconds, one thread), not the pipeline")
     args = ap.parse_args(argv)
 
     from bench_small import make_pictures
@@ -90,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
 
             args.model = tiny_model_path(head="classification")
         without = strip_confidence(args.model, tmp / "without.onnx")
+        if args.model_only:
+            print(json.dumps(model_only(args.model, without, args.render_size, args.batch_size,
+                                        max(args.repeat, 5), args.seed)))
+            return 0
         src = tmp / "in"
         height, width = map(int, args.size.lower().split("x"))
         make_pictures(src, args.count, height, width, args.seed)

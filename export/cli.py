@@ -153,3 +153,5 @@ def _export(checkpoint: Path, output: Path | None, verify: bool, fp16: bool, ops
                          *(f"T={t:g}: {d:.2g}" for t, d in report["per_temperature"].items())])
         click.echo(f"  verified: onnx.checker ok; max |ab| diff vs PyTorch {report['max_abs_ab_diff']:.2g} Lab "
                    f"(tolerance {report['tolerance']}; {per})")
+        if report.get("max_abs_confidence_diff") is not None:
+            click.echo(f"  confidence output: max diff vs PyTorch {report['max_abs_confidence_diff']:.2g}")

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from click.testing import CliRunner
 from PIL import Image
