@@ -62,6 +62,17 @@ def resized(model, size: int, temperature: float | None = None, scale: float | N
     return net.eval()
 
 
+def portable(train_config: dict) -> dict:
+    """The run's settings as the shipped model records them: no path of the machine it was trained
+    on (the corpus cache and the checkpoint a fine-tune started from are named by their role)."""
+    out = dict(train_config)
+    if corpus_root(out) is not None:
+        out["data"] = ["CACHE (python data/photos.py, see data_summary)"]
+    if out.get("init_from"):
+        out["init_from"] = "the first run's best.pt (data/default-model/train.sh, step 2)"
+    return out
+
+
 def corpus_root(train_config: dict) -> Path | None:
     """The corpus cache the run trained from (data/photos.py), or None for folders of photos."""
     from colored.corpus import is_corpus
@@ -179,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     last = args.checkpoint.parent / "last.pt"
     ran = read_checkpoint(last).get("epoch") if last.is_file() else ckpt.get("epoch")
     model_path = ASSETS / MODEL_NAME
-    contract = export_model(model, model_path, train_config=train_config, fp16=True)
+    contract = export_model(model, model_path, train_config=portable(train_config), fp16=True)
     parity = verify_onnx(model, model_path)
 
     corpus = corpus_root(train_config)
@@ -221,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "chroma_scale": scale,
         "decode_sweep": sweep_record,
         "model_config": contract.model_config,
-        "train_config": {k: v for k, v in train_config.items() if k != "out"},
+        "train_config": {k: v for k, v in portable(train_config).items() if k != "out"},
         "epochs_trained": ran,
         "best_epoch": ckpt.get("epoch"),
         "best_val_loss": ckpt.get("best_val_loss"),
