@@ -1,6 +1,8 @@
 """colored.colorize / colored.Colorizer: the same pixels colored-batch writes, for every kind of input.
 
-Runs with the model shipped in colored/assets and no torch: the CI's torch-free step runs it.
+The comparisons with colored-batch run the model shipped in colored/assets (fp16, where the
+padding of every network call to colored-batch's batch size matters); the rest runs the committed
+15 KB fixture model, for speed. No torch is needed: the CI's torch-free step runs this file.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def written(tmp_path_factory) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def colorizer() -> Colorizer:
-    return Colorizer()
+def colorizer(tiny_fixture) -> Colorizer:
+    return Colorizer(tiny_fixture)
 
 
 def to_8_bits(rgb: np.ndarray) -> np.ndarray:
@@ -91,25 +93,30 @@ def test_a_uint16_array_gives_the_16_bit_pixels_colored_batch_writes(written) ->
     assert len(np.unique(out)) > 256  # really 16-bit output, not 8 bits widened
 
 
-def test_strength_zero_gives_grey_and_other_settings_change_the_colours() -> None:
+def test_strength_zero_gives_grey_and_other_settings_change_the_colours(tiny_fixture) -> None:
     grey = np.asarray(Image.open(ARCHIVE / "dam.tif"))
-    plain = colorize(grey)
-    flat = colorize(grey, strength=0.0)
-    assert (flat.max(axis=2) - flat.min(axis=2)).max() <= 1  # no chroma left (rounding only)
-    assert not np.array_equal(colorize(grey, strength=1.5), plain)
-    assert np.array_equal(colorize(grey, render_size=None, strength=1.0), plain)
+    plain = colorize(grey, model=tiny_fixture)
+    assert (plain.max(axis=2).astype(int) - plain.min(axis=2)).mean() > 5  # the fixture does colour
+    flat = colorize(grey, model=tiny_fixture, strength=0.0)
+    assert (flat.max(axis=2).astype(int) - flat.min(axis=2)).max() <= 1  # no chroma left (rounding only)
+    assert not np.array_equal(colorize(grey, model=tiny_fixture, strength=1.5), plain)
+    assert not np.array_equal(colorize(grey, model=tiny_fixture, render_size=128), plain)
+    assert np.array_equal(colorize(grey, model=tiny_fixture, render_size=64, strength=1.0), plain)  # its own size
 
 
-def test_settings_match_colored_batch_with_the_same_options(tmp_path) -> None:
+def test_settings_match_colored_batch_with_the_same_options(tmp_path, tiny_fixture) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [str(ARCHIVE), str(out), "--format", "png", "--no-progress",
-                                       "--strength", "1.4"])
+                                       "--model", str(tiny_fixture), "--strength", "1.4", "--render-size", "96"])
     assert result.exit_code == 0, result.output
-    want = cv2.cvtColor(cv2.imread(str(out / "travels" / "igloo.png"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
-    assert np.array_equal(np.asarray(colorize(ARCHIVE / "travels" / "igloo.png", strength=1.4)), want)
+    for name in EIGHT_BIT:
+        want = cv2.cvtColor(cv2.imread(str(out / Path(name).with_suffix(".png")), cv2.IMREAD_UNCHANGED),
+                            cv2.COLOR_BGR2RGB)
+        got = colorize(ARCHIVE / name, model=tiny_fixture, strength=1.4, render_size=96)
+        assert np.array_equal(np.asarray(got), want)
 
 
-def test_one_session_serves_every_call(monkeypatch) -> None:
+def test_one_session_serves_every_call(monkeypatch, tiny_fixture) -> None:
     opened = []
     real = api.open_session
 
@@ -120,11 +127,12 @@ def test_one_session_serves_every_call(monkeypatch) -> None:
     monkeypatch.setattr(api, "open_session", counting)
     monkeypatch.setattr(api, "_shared", {})
     grey = np.asarray(Image.open(ARCHIVE / "dam.tif"))
-    c = Colorizer()
+    c = Colorizer(tiny_fixture)
     c(grey), c(grey), c.colorize_many([grey, grey])
     assert len(opened) == 1
-    colorize(grey), colorize(grey, strength=0.5), colorize(ARCHIVE / "dam.tif")
-    assert len(opened) == 2  # colorize() opened the default model once, and kept it
+    colorize(grey, model=tiny_fixture), colorize(grey, model=str(tiny_fixture), strength=0.5)
+    colorize(ARCHIVE / "dam.tif", model=tiny_fixture)
+    assert len(opened) == 2  # colorize() opened the model once, and kept it
 
 
 def test_colorize_many_equals_one_by_one(colorizer) -> None:
@@ -157,7 +165,8 @@ def one_line_error(call, *args, **kwargs) -> str:
     return message
 
 
-def test_bad_inputs_get_one_line_errors(tmp_path) -> None:
+def test_bad_inputs_get_one_line_errors(tmp_path, monkeypatch, tiny_fixture) -> None:
+    monkeypatch.setattr(api, "_colorizer_for", lambda model: Colorizer(tiny_fixture))  # any model will do
     missing = tmp_path / "nowhere.png"
     assert one_line_error(colorize, missing).startswith(f"{missing}: cannot read file")
     assert "is a folder" in one_line_error(colorize, tmp_path)
@@ -172,7 +181,7 @@ def test_bad_inputs_get_one_line_errors(tmp_path) -> None:
     lab = Image.new("LAB", (8, 8))
     assert one_line_error(colorize, lab).startswith("<PIL image>: cannot take this image")
     assert one_line_error(colorize, np.zeros((8, 8), np.uint8), strength=3.0).startswith("strength 3: must be within")
-    assert "render_size 7: the default model" in one_line_error(colorize, np.zeros((8, 8), np.uint8), render_size=7)
+    assert f"render_size 7: {tiny_fixture}" in one_line_error(colorize, np.zeros((8, 8), np.uint8), render_size=7)
 
 
 def test_bad_models_get_one_line_errors(tmp_path) -> None:
@@ -201,10 +210,11 @@ def test_base_modules_do_not_import_the_runtime() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_api_imports_without_torch() -> None:
+def test_the_api_imports_without_torch(tiny_fixture) -> None:
     done = run_python("import sys\nsys.modules['torch'] = None  # as where torch is not installed\n"
                       "from colored import colorize, Colorizer\nimport numpy as np\n"
-                      "out = colorize(np.full((20, 30), 128, np.uint8))\nassert out.shape == (20, 30, 3)\n")
+                      f"out = colorize(np.full((20, 30), 128, np.uint8), model={str(tiny_fixture)!r})\n"
+                      "assert out.shape == (20, 30, 3)\n")
     assert done.returncode == 0, done.stderr
     done = run_python("import sys\nfrom colored import colorize\nassert 'torch' not in sys.modules\n")
     assert done.returncode == 0, done.stderr
