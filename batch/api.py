@@ -24,7 +24,7 @@ from typing import Union
 import numpy as np
 from PIL import Image
 
-from batch import images
+from batch import images, options
 from batch.colorize import merge, model_input
 from batch.render import render_size, resolve
 from batch.session import DEVICES, infer, open_session
@@ -36,7 +36,7 @@ __all__ = ["BATCH_SIZE", "Colorizer", "ColoredError", "ImageInput", "colorize"]
 # colored-batch's --batch-size default. Every network call is padded to this many pictures
 # (batch.session.infer: onnxruntime may pick other kernels for another batch shape, which can
 # change output bytes), so a picture gets the same colours here as in a colored-batch run.
-BATCH_SIZE = 4
+BATCH_SIZE = options.BATCH_SIZE
 MAX_PIXELS = Settings().max_pixels  # colored-batch's --max-pixels default
 
 ImageInput = Union[Image.Image, np.ndarray, str, os.PathLike]

@@ -41,7 +41,8 @@ def tiny_model_path(image_size: int = 64, head: str = "regression", dynamic: boo
     import torch
 
     from colored import bins
-    from colored.model import ModelConfig, build_model
+    from colored.architectures import build_model
+    from colored.model import ModelConfig
     from export.onnx_export import export_model
 
     torch.manual_seed(0)

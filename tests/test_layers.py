@@ -145,3 +145,19 @@ def test_the_checker_sees_cycles_and_function_body_imports(tmp_path, monkeypatch
     edges = me.graph()
     assert me.cycles(edges) == [["batch", "colored"]]
     assert "colored -> batch (colored/y.py)" in me.describe(["batch", "colored"], edges)
+
+
+def test_the_network_modules_import_downward() -> None:
+    """colored.model (config, backbone, seed net) knows nothing of the architectures built on it:
+    the registry (colored.architectures) sits above colored.model and colored.unet."""
+    known = modules()
+    assert imported("colored.model", known["colored.model"], known) & {"colored.unet", "colored.architectures"} == set()
+    assert "colored.architectures" not in imported("colored.unet", known["colored.unet"], known)
+    assert {"colored.model", "colored.unet"} <= imported("colored.architectures", known["colored.architectures"], known)
+
+
+def test_no_command_module_imports_another() -> None:
+    """colored-watch takes the options it shares with colored-batch from a neutral module, not
+    from colored-batch's command module."""
+    known = modules()
+    assert "batch.cli" not in imported("batch.watch.daemon", known["batch.watch.daemon"], known)

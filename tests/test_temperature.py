@@ -7,7 +7,8 @@ from skimage import data as skdata
 
 from colored import bins
 from colored.evaluation.evaluate import Photo, to_gray
-from colored.model import ModelConfig, build_model
+from colored.architectures import build_model
+from colored.model import ModelConfig
 from colored.evaluation.temperature import LogitCache, sweep
 
 torch.set_num_threads(1)

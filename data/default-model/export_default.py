@@ -45,7 +45,7 @@ def sha256(path: Path) -> str:
 
 def resized(model, size: int, temperature: float | None = None, scale: float | None = None):
     """The same weights in a network for input `size` (and another annealed-mean T / chroma scale)."""
-    from colored.model import make_net
+    from colored.architectures import make_net
 
     changes = {"image_size": size}
     if temperature is not None:
