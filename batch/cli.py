@@ -13,16 +13,17 @@ from tqdm import tqdm
 
 from batch.file_notes import route_library_warnings
 from batch.jobs import PlanError, check_roots, plan_jobs
+from batch.options import check_preview_path, preview_option
 from batch.manifest import Manifest
 from batch.out_of_space import EXIT_DISK_FULL, OutputFull, cannot_write_at_start, full_message, out_of_space_error
 from batch.output_lock import OutputBusy, claim_output
 from batch.pipeline import process
 from batch.report import exit_code, summary_table, write_report
-from batch import colorize, images, preview
+from batch import colorize, images, options, preview
 from batch.render import FIT_SMALL_LOCAL_ONLY, describe, resolve
 from batch.results import DONE, Result
-from batch.session import DEVICES, SessionError, default_model_path, open_session
-from batch.settings import FORMATS, MAX_STRENGTH, Settings
+from batch.session import SessionError, default_model_path, open_session
+from batch.settings import Settings
 from batch.stop import StopSignals
 from colored.atomic import write_reason
 
@@ -56,12 +57,6 @@ disk filled up or became read-only midway (rerun to resume), 130 Ctrl-C, 143 SIG
 """
 
 
-def preview_option(help: str):  # noqa: A002 - click's name
-    """--preview SHEET.png, as colored-batch and colored-watch both take it (with their own help)."""
-    return click.option("--preview", "preview_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        metavar="SHEET.png", help=help)
-
-
 class StartError(click.ClickException):
     """The run could not start (bad folders, model or device, or the output folder is in use)."""
 
@@ -71,47 +66,36 @@ class StartError(click.ClickException):
 @click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ColorED ONNX model (from colored-export). Default: the model shipped with the package.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="keep", show_default=True,
-              help="Output format; 'keep' writes the input's format where it can (else PNG).")
-@click.option("--suffix", default="", show_default=True, help="Appended to output file names: a.tif -> a<suffix>.tif.")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
-@click.option("--skip-color", is_flag=True, help="Leave images that already have colour alone (default: recolorize from their luminance).")
+@options.MODEL
+@options.FORMAT
+@options.SUFFIX
+@options.QUALITY
+@options.SKIP_COLOR
 @click.option("--retry-failed", is_flag=True, help="Try again the files an earlier run recorded as failed.")
 @click.option("--overwrite", is_flag=True,
               help="Replace files in OUTPUT_DIR that have an output's name but were not written by ColorED "
                    "(without it they are left alone and reported as skipped).")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where the network runs; auto picks TensorRT > CUDA > CPU. An explicit GPU device that cannot start is an error.")
-@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for the network (intra-op). Default: all cores.")
-@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Images per network call.")
+@options.DEVICE
+@options.THREADS
+@options.BATCH
 @click.option("--workers", type=click.IntRange(1), default=min(4, os.cpu_count() or 1), show_default=True,
               help="Decode threads, and as many encode threads.")
-@click.option("--max-pixels", type=click.IntRange(1), default=250_000_000, show_default=True,
-              help="Larger images are recorded as failed instead of exhausting memory.")
+@options.MAX_PIXELS
 @click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
               help="local: threads on this machine. ray: a Ray cluster (the 'ray' extra; paths on shared storage).")
 @click.option("--address", default=None, metavar="ADDR",
               help="With --engine ray: 'auto' (this machine's cluster) or ray://HEAD:10001. "
                    "Default: $RAY_ADDRESS, else a Ray on this machine only.")
-@click.option("--render-size", type=click.IntRange(1), default=None, metavar="N",
-              help="Size the network sees (N x N), as DeOldify's render factor: lower is steadier and more "
-                   "saturated, higher follows detail. Allowed sizes are in the model's contract. "
-                   "Default: the size the model was trained at.")
-@click.option("--strength", type=click.FloatRange(0.0, MAX_STRENGTH), default=1.0, show_default=True,
-              help="Colour strength: 0 grey, 1 the model's colours, up to 2 (chroma scaled, clipped to sRGB).")
-@click.option("--temperature", type=click.FloatRange(0.0, min_open=True), default=None, metavar="T",
-              help="Annealed-mean temperature of a classification model: lower is more vivid, higher "
-                   "safer and browner. Default: the model's own (see its contract).")
+@options.RENDER_SIZE
+@options.STRENGTH
+@options.TEMPERATURE
 @click.option("--fit-small", is_flag=True,
               help="Pictures smaller than the render size run at the smallest render size that holds them "
                    "(multiples of the model's step, from its minimum), batched by size: thumbnails cost up to "
                    "4x less. Their colours differ from the full render size's (local engine only).")
 @preview_option("After the run, write a contact sheet: grey input beside colour output for sampled "
                 "files (this run's and earlier runs'), labelled with their paths.")
-@click.option("--preview-count", type=click.IntRange(1), default=12, show_default=True,
-              help="Pairs on the --preview sheet (colored-batch: sampled across sub-folders; colored-watch: the latest files).")
+@options.PREVIEW_COUNT
 @click.option("--preview-seed", type=click.INT, default=0, show_default=True,
               help="Which files the --preview sheet samples; the same seed picks the same files.")
 @click.option("--review", "review", is_flag=True,
@@ -237,14 +221,6 @@ def warm_up() -> None:
     took = time.perf_counter() - started
     if took > 1.0:
         log.info("colour loops compiled in %.1f s (cached for the next runs)", took)
-
-
-def check_preview_path(path: Path, input_dir: Path) -> None:
-    """--preview must be a .png that does not land among the inputs; raises PlanError."""
-    if path.suffix.lower() != ".png":
-        raise PlanError(f"--preview {path}: the sheet is a PNG; give a name ending in .png")
-    if path.resolve().is_relative_to(input_dir.resolve()):
-        raise PlanError(f"--preview {path}: must not be inside the input folder {input_dir}")
 
 
 def write_preview(path: Path, results: list, input_dir: Path, output_dir: Path, count: int, seed: int) -> None:

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 import tifffile
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from batch import file_notes
 from batch import icc as icc_mod
@@ -26,6 +26,7 @@ from batch import metadata as md
 from batch.out_of_space import OutputFull, out_of_space_error
 from batch.stopwatch import stage
 from colored.atomic import atomic_path
+from colored.errors import ColoredError
 
 # Truncated files are failures, never silently grey-bottomed pictures.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -59,7 +60,7 @@ WEBP_MAX_SIDE = 16383
 JPEG_MAX_SIDE = 65535
 
 
-class ImageError(Exception):
+class ImageError(ColoredError):
     """A file that cannot be decoded or written; str() is '<path>: <reason>'."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
@@ -183,16 +184,30 @@ def _decode_opened(path: Path, im: Image.Image, max_pixels: int, notes: list[str
         exif = md.reset_exif_orientation(exif)
     if xmp:
         xmp = md.reset_xmp_orientation(xmp)
+    return from_pixels(path, pixels, alpha, format=fmt, exif=exif, icc_profile=icc, xmp=xmp, notes=notes,
+                       frames=frames)
+
+
+def from_pixels(
+    path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *, format: str = "array",
+    exif: bytes | None = None, icc_profile: bytes | None = None, xmp: bytes | None = None,
+    notes: list[str] | None = None, frames: int = 1,
+) -> DecodedImage:
+    """The DecodedImage of upright uint8/uint16 pixels (HxW grey or HxWx3 RGB) with their metadata:
+    the last step of decode(), and the way pixels that did not come from a file (colored.colorize
+    on an array or a PIL image) enter the same pipeline. The colour test and the ICC profile are
+    applied here, so both routes read the same pixels the same way."""
+    notes = [] if notes is None else notes
     with stage("colour management"):
         colour = is_color(pixels)
-        pixels, lut, icc, icc_notes = icc_mod.apply_profile(pixels, colour, icc)
+        pixels, lut, icc, icc_notes = icc_mod.apply_profile(pixels, colour, icc_profile)
     notes += icc_notes
     return DecodedImage(
-        path=path,
+        path=Path(path),
         pixels=pixels,
         alpha=alpha,
         bit_depth=16 if pixels.dtype == np.uint16 else 8,
-        format=fmt,
+        format=format,
         exif=exif,
         icc_profile=icc,
         xmp=xmp,
@@ -201,6 +216,23 @@ def _decode_opened(path: Path, im: Image.Image, max_pixels: int, notes: list[str
         frames=frames,
         lightness_lut=lut,
     )
+
+
+def from_pil(im: Image.Image, name: str = "<PIL image>") -> DecodedImage:
+    """A PIL image as decode() would have read its file: turned upright by its EXIF orientation,
+    any mode expanded to grey or RGB (+ alpha) by the same code, and its ICC profile applied.
+    `name` stands for the file in notes and errors."""
+    notes: list[str] = []
+    try:
+        if im.getexif().get(md.ORIENTATION_TAG, 1) not in (1, None):
+            im = ImageOps.exif_transpose(im)
+            notes.append("EXIF orientation applied")
+        pixels, alpha, icc = _decode_with_pillow(Path(name), im, im.info.get("icc_profile") or None, notes)
+    except ImageError:
+        raise
+    except Exception as e:  # noqa: BLE001 - e.g. a CIELAB image: one line, not a traceback
+        raise ImageError(name, f"cannot take this image ({type(e).__name__}: {e})") from e
+    return from_pixels(name, pixels, alpha, format=im.format or "PIL", icc_profile=icc, notes=notes)
 
 
 def _needs_wide_decode(im: Image.Image, fmt: str) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from colored.contract import ContractError, ModelContract
+from colored.errors import ColoredError
 
 log = logging.getLogger("colored.batch")
 
@@ -30,7 +31,7 @@ _WANTED = {
 }
 
 
-class SessionError(RuntimeError):
+class SessionError(ColoredError, RuntimeError):
     """The model could not be opened as asked; the message says why and what to do."""
 
 

@@ -17,7 +17,8 @@ import torch
 
 from colored import __version__
 from colored.atomic import atomic_path
-from colored.model import ColorizationNet, ModelConfig, make_net
+from colored.architectures import make_net
+from colored.model import ColorizationNet, ModelConfig
 
 FORMAT = "colored-checkpoint"
 FORMAT_VERSION = 1

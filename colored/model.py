@@ -172,7 +172,8 @@ def _weights_hint(name: str, err: Exception) -> str:
 
 
 class ColorizationNet(nn.Module):
-    """The seed architecture (``arch="seed"``); `colored.unet.FusionUNet` shares its heads and decoding."""
+    """The seed architecture (``arch="seed"``); `colored.unet.FusionUNet` shares its heads and decoding
+    (colored.architectures chooses between them by ``config.arch``)."""
 
     head_stride = 2  # classification logits come out at 1/head_stride of the input size
     size_step = 8  # input sizes must be multiples of this (three stride-2 convs)
@@ -265,23 +266,3 @@ class ColorizationNet(nn.Module):
         if self.config.head == "regression":
             return out * AB_SCALE
         return F.interpolate(self.logits_to_ab(out, temperature), scale_factor=self.head_stride, mode="bilinear", align_corners=False)
-
-
-def build_model(
-    config: ModelConfig, pretrained: bool = False, weights_file: str | Path | None = None
-) -> ColorizationNet:
-    """Create the network; with ``pretrained``/``weights_file`` the backbone gets ImageNet weights
-    and its normalisation is taken from timm's pretrained config."""
-    backbone, cfg = create_backbone(config.backbone, pretrained=pretrained, weights_file=weights_file)
-    if "mean" in cfg and "std" in cfg:
-        config = dataclasses.replace(config, backbone_mean=tuple(cfg["mean"]), backbone_std=tuple(cfg["std"]))
-    return make_net(config, backbone)
-
-
-def make_net(config: ModelConfig, backbone: nn.Module | None = None) -> ColorizationNet:
-    """The network class for ``config.arch`` (random backbone unless one is given)."""
-    if config.arch == "unet":
-        from colored.unet import FusionUNet
-
-        return FusionUNet(config, backbone)
-    return ColorizationNet(config, backbone)

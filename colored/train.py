@@ -38,7 +38,8 @@ from colored.data import (
     write_split,
 )
 from colored.losses import ClassificationLoss, mse
-from colored.model import ColorizationNet, ModelConfig, build_model, make_net
+from colored.architectures import build_model, make_net
+from colored.model import ColorizationNet, ModelConfig
 from colored.preview import save_preview
 
 LOSSES = ("mse", "classification")

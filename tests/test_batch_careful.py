@@ -18,7 +18,6 @@ from PIL import Image
 
 from _cli import start_batch, wait_for_lines
 from _readonly import read_only_folder
-from _tiny_model import tiny_model_path
 from batch import cli as cli_mod
 from batch import images as images_mod
 from batch.cli import main
@@ -26,11 +25,6 @@ from batch import manifest as manifest_mod
 from batch.manifest import MANIFEST_NAME
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_model_path()
 
 
 def photos(src: Path, n: int, size: int = 96) -> list[str]:

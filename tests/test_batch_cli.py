@@ -21,18 +21,13 @@ from PIL import Image, ImageCms
 from skimage import data
 
 from _cli import run_batch_cli_without, start_batch, wait_for_lines
-from _tiny_model import strip_contract, tiny_model_path
+from _tiny_model import strip_contract
 from batch import session as session_mod
 from batch.cli import main
 from batch.manifest import MANIFEST_NAME
 from colored.color import gray_to_lightness, rgb_to_lab
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_model_path()
 
 
 def run_cli(*args: str | Path) -> tuple[int, str]:

@@ -20,7 +20,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from _tiny_model import tiny_model_path
 from batch import images as images_mod
 from batch.cli import main
 from batch.manifest import MANIFEST_NAME
@@ -28,11 +27,6 @@ from batch.manifest import MANIFEST_NAME
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 ODD_NAME = os.fsdecode(b"M\xfcller.jpg")  # Latin-1 bytes: not valid UTF-8
-
-
-@pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_model_path()
 
 
 def photo(seed: int, size: int = 64) -> Image.Image:

@@ -21,7 +21,6 @@ from click.testing import CliRunner
 from PIL import Image
 from skimage import data
 
-from _tiny_model import tiny_model_path
 from batch.cli import main
 from batch.manifest import MANIFEST_NAME
 from batch.output_lock import LOCK_NAME, _holder, claim_output
@@ -46,11 +45,6 @@ atomic._fsync = slow_fsync
 from batch.cli import main
 main(sys.argv[1:])
 """
-
-
-@pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_model_path()
 
 
 def run_cli(*args: str | Path) -> tuple[int, str]:

@@ -74,7 +74,8 @@ def test_export_adds_the_confidence_output_in_0_1(cls_model):
 def test_fp16_export_as_export_default_uses_keeps_the_output(tmp_path):
     """data/default-model/export_default.py calls export_model(..., fp16=True): the output is there."""
     from colored import bins
-    from colored.model import ModelConfig, build_model
+    from colored.architectures import build_model
+    from colored.model import ModelConfig
     from export.onnx_export import export_model
 
     torch.manual_seed(0)

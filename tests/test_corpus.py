@@ -146,7 +146,7 @@ def test_cache_holds_the_runtimes_input(corpus_dir, sources):
     sample = CorpusDataset(corpus, ["sub/chelsea.png"], SIZE)[0]
     np.testing.assert_allclose(sample.L.numpy(), model_input(decoded, SIZE), atol=0.02)
     # a grey scan of the same photo (8-bit L*, as an archive gives) reaches the network within quantisation
-    from colored.evaluate import gray_decoded, to_gray
+    from colored.evaluation.evaluate import gray_decoded, to_gray
 
     grey = to_gray(np.asarray(corpus.images[row["row"]]))
     np.testing.assert_allclose(model_input(gray_decoded(grey), SIZE), sample.L.numpy(), atol=0.5)

@@ -21,9 +21,9 @@ skimage = pytest.importorskip("skimage")
 from skimage import color as skcolor  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
-from colored import evaluate as ev  # noqa: E402
+from colored.evaluation import evaluate as ev  # noqa: E402
 from colored import metrics  # noqa: E402
-from colored.eval_cli import main  # noqa: E402
+from colored.evaluation.cli import main  # noqa: E402
 
 SIZE = 128
 

@@ -14,7 +14,8 @@ from torch import nn
 
 from colored.checkpoint import save_checkpoint
 from colored.contract import ContractError
-from colored.model import ColorizationNet, ModelConfig, build_model
+from colored.architectures import build_model
+from colored.model import ColorizationNet, ModelConfig
 from export import export_checkpoint, export_model, verify_onnx
 from export.cli import main as cli_main
 from export.onnx_export import make_contract

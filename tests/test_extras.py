@@ -33,8 +33,8 @@ def only_line(proc: subprocess.CompletedProcess) -> str:
 @pytest.mark.parametrize("command, call, args, blocked, code", [
     ("colored-train", "from colored.train_cli import cli; cli", ["photos", "--out", "run"], ["torch"], 1),
     ("colored-export", "from export.cli import main; main", ["run/best.pt"], ["torch"], 2),
-    ("colored-eval", "from colored.eval_cli import main; main", ["default", "."], ["skimage"], 2),
-    ("colored-eval", "from colored.eval_cli import main; main", ["default", "."], ["onnxruntime"], 2),
+    ("colored-eval", "from colored.evaluation.cli import main; main", ["default", "."], ["skimage"], 2),
+    ("colored-eval", "from colored.evaluation.cli import main; main", ["default", "."], ["onnxruntime"], 2),
 ])
 def test_missing_extra_is_one_line(tmp_path, command, call, args, blocked, code):
     proc = run_without(blocked, call, args)

@@ -6,7 +6,8 @@ from torch import nn
 
 from colored.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 from colored.color import lightness_to_gray
-from colored.model import BackboneWeightsError, ColorizationNet, ModelConfig, build_model, create_backbone
+from colored.architectures import build_model
+from colored.model import BackboneWeightsError, ColorizationNet, ModelConfig, create_backbone
 
 torch.set_num_threads(1)
 

@@ -45,11 +45,6 @@ def cluster(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_model_path()
-
-
-@pytest.fixture(scope="module")
 def contract(model):
     return open_session(model, device="cpu")[1]
 

@@ -9,7 +9,8 @@ from torch import nn
 
 from colored import bins
 from colored.contract import ContractError, ModelContract
-from colored.model import ModelConfig, build_model
+from colored.architectures import build_model
+from colored.model import ModelConfig
 from export import export_model, verify_onnx
 from export.onnx_export import render_sizes
 from export.verify import TOLERANCE, lightness_at, read_contract, sample_photos, session

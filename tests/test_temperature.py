@@ -1,4 +1,4 @@
-"""colored.temperature: the annealed-mean T chosen on validation photos."""
+"""colored.evaluation.temperature: the annealed-mean T chosen on validation photos."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,10 @@ import torch
 from skimage import data as skdata
 
 from colored import bins
-from colored.evaluate import Photo, to_gray
-from colored.model import ModelConfig, build_model
-from colored.temperature import LogitCache, sweep
+from colored.evaluation.evaluate import Photo, to_gray
+from colored.architectures import build_model
+from colored.model import ModelConfig
+from colored.evaluation.temperature import LogitCache, sweep
 
 torch.set_num_threads(1)
 
@@ -69,7 +70,7 @@ def test_sweep_follows_its_rule(model, photos):
 
 
 def test_checks_are_the_acceptance_targets():
-    from colored.temperature import checks
+    from colored.evaluation.temperature import checks
 
     # issue 19's targets: PSNR 0.5 dB above grey and tint, AuC 0.5 above tint, each recall >= 40 %,
     # colourfulness >= 30, false colour <= 20 %
@@ -89,7 +90,7 @@ def test_checks_are_the_acceptance_targets():
 
 
 def test_paired_standard_error():
-    from colored.temperature import paired_se
+    from colored.evaluation.temperature import paired_se
 
     a, b = [3.0, 5.0, 4.0, 8.0], [1.0, 2.0, 2.0, 3.0]  # differences 2, 3, 2, 5: sd 1.414, n 4
     assert paired_se(a, b) == pytest.approx(np.std([2, 3, 2, 5], ddof=1) / 2)

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from colored import bins
+from colored.architectures import build_model, make_net
 from colored.checkpoint import load_model, save_checkpoint
-from colored.model import ModelConfig, build_model, make_net
+from colored.model import ColorizationNet, ModelConfig
 from colored.unet import FusionUNet
 
 torch.set_num_threads(1)
@@ -132,3 +133,13 @@ def test_chroma_scale_scales_the_decoded_colour():
         full.head.weight.normal_(0, 0.3)
         half.load_state_dict(full.state_dict())
         np.testing.assert_allclose(half.predict_ab(L).numpy(), 0.5 * full.predict_ab(L).numpy(), atol=1e-4)
+
+
+def test_the_registry_builds_each_architecture_by_name() -> None:
+    from colored.architectures import create_model, list_models, register_model
+
+    assert list_models() == ["seed", "unet"]
+    config = ModelConfig(image_size=64, arch="unet", backbone="test_efficientnet", backbone_size=64)
+    assert type(create_model(config)) is FusionUNet
+    with pytest.raises(ValueError, match="'unet' is already registered"):
+        register_model("unet")(ColorizationNet)

@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _tiny_model import tiny_model_path
 from batch.manifest import MANIFEST_NAME
 from batch.service_log import event, setup_logging
 from batch.watch.events import Pending, is_candidate
@@ -30,11 +29,6 @@ from batch.watch.moves import move_aside
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 60  # generous bound for any one wait on a loaded 2-core machine
-
-
-@pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_model_path()
 
 
 # ---------------------------------------------------------------- helpers

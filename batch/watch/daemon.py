@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-from batch import cli as batch_cli
+from batch import options
 from batch.file_notes import route_library_warnings
 from batch.images import ImageError
 from batch.jobs import Job, PlanError, check_roots, plan_folder, plan_jobs
@@ -469,7 +469,7 @@ Exit status: 0 stopped cleanly, 1 fatal error while running, 2 could not start.
 @click.argument("input_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("output_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="Decode threads, and as many encode threads.")
-@batch_cli.preview_option("Keep a contact sheet of the latest files (grey input beside colour output, labelled), "
+@options.preview_option("Keep a contact sheet of the latest files (grey input beside colour output, labelled), "
                           "refreshed every --preview-interval seconds when new files are done.")
 @click.option("--preview-interval", type=click.FloatRange(1.0), default=60.0, show_default=True,
               help="Seconds between refreshes of the --preview sheet.")
@@ -512,7 +512,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
                             render_size=render_size, strength=strength, temperature=temperature)
         check_roots(input_dir, output_dir)
         if preview_path is not None:
-            batch_cli.check_preview_path(preview_path, input_dir)
+            options.check_preview_path(preview_path, input_dir)
         for option, folder in (("--move-done", move_done), ("--move-failed", move_failed)):
             if folder is not None:
                 check_move_target(option, folder, input_dir, output_dir)
@@ -545,22 +545,8 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     raise SystemExit(code)
 
 
-# Options that mean exactly what they mean for colored-batch: its own option objects
-# (same names, defaults and help), so the two commands cannot drift apart.
-_BATCH_OPTIONS = ("model_path", "fmt", "suffix", "quality", "skip_color", "max_pixels", "device", "threads",
-                  "batch_size", "render_size", "strength", "temperature", "preview_count")
-
-
-def _with_batch_options(command: click.Command) -> click.Command:
-    shared = [p for p in batch_cli.main.params if p.name in _BATCH_OPTIONS]
-    missing = set(_BATCH_OPTIONS) - {p.name for p in shared}
-    if missing:
-        raise RuntimeError(f"colored-batch no longer has the options {sorted(missing)}")
-    command.params[2:2] = shared  # after the two folder arguments, as in colored-batch --help
-    return command
-
-
-main = _with_batch_options(main)
+# colored-batch's options that mean exactly the same here (batch.options: one definition for both).
+main = options.with_shared_options(main)
 
 
 def _stop_during_startup(signum: int, _frame=None) -> None:

@@ -61,7 +61,7 @@ def score_photos(model: Path, photos, threads: int | None = None) -> tuple[list[
     from batch.session import infer_with_confidence, open_session
     from colored import metrics
     from colored.color import rgb_to_lab
-    from colored.evaluate import gray_decoded
+    from colored.evaluation.evaluate import gray_decoded
 
     session, contract = open_session(model, device="cpu", threads=threads)
     if not contract.confidence_output:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from colored.atomic import atomic_path, atomic_write_bytes
-    from colored.evaluate import EvalError, contact_sheet, load_photos
+    from colored.evaluation.evaluate import EvalError, contact_sheet, load_photos
 
     if not args.model.is_file():
         print(f"error: {args.model}: no such model file", file=sys.stderr)

@@ -6,7 +6,7 @@ colored/assets/colored-default.json (recipe, data digests, metrics).
 Steps:
   1. decode: the annealed-mean T and a chroma scale are swept on the run's *validation*
      photos (never the test split) through colored-batch's decode/merge path; the rule is in
-     colored.temperature (the candidate meeting the most acceptance checks: PSNR >= grey and
+     colored.evaluation.temperature (the candidate meeting the most acceptance checks: PSNR >= grey and
      >= its own tint's, AuC >= the tint's + 0.5, each of these three by at least one standard
      error of the per-photo differences; green/blue recall >= 30 %, colourfulness >= 25;
      then the most colourful).
@@ -47,7 +47,7 @@ def sha256(path: Path) -> str:
 
 def resized(model, size: int, temperature: float | None = None, scale: float | None = None):
     """The same weights in a network for input `size` (and another annealed-mean T / chroma scale)."""
-    from colored.model import make_net
+    from colored.architectures import make_net
 
     changes = {"image_size": size}
     if temperature is not None:
@@ -82,7 +82,7 @@ def corpus_root(train_config: dict) -> Path | None:
 
 
 def val_photos(ckpt: dict, size: int, limit: int | None):
-    from colored.evaluate import load_photo, load_photos
+    from colored.evaluation.evaluate import load_photo, load_photos
 
     corpus = corpus_root(ckpt.get("train_config") or {})
     if corpus is not None:  # the cache keeps its validation photos' files, one folder per source
@@ -161,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from colored.checkpoint import load_model, read_checkpoint
-    from colored.evaluate import (BEST_TINT, contact_sheet, evaluate, load_photos, markdown_table, onnx_colorizer, sample_rows,
-                                  write_outputs)
-    from colored.temperature import sweep
+    from colored.evaluation.evaluate import (BEST_TINT, contact_sheet, evaluate, load_photos, markdown_table,
+                                             onnx_colorizer, sample_rows, write_outputs)
+    from colored.evaluation.temperature import sweep
     from export.onnx_export import export_model
     from export.verify import verify_onnx
 

@@ -94,7 +94,7 @@ def _evaluate(model: str, data: Path, baselines: tuple[Path, ...], out_dir: Path
     import skimage.metrics  # noqa: F401
 
     from colored.atomic import unwritable_folder
-    from colored.evaluate import (
+    from colored.evaluation.evaluate import (
         EvalError,
         contact_sheet,
         evaluate,

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from colored.evaluate import GRAY, Colorizer, Photo, gray_decoded
+from colored.evaluation.evaluate import GRAY, Colorizer, Photo, gray_decoded
 from colored.model import ColorizationNet
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
@@ -122,7 +122,7 @@ def sweep(model: ColorizationNet, photos: Sequence[Photo], size: int,
           temperatures: Sequence[float] = DEFAULT_TEMPERATURES, scales: Sequence[float] = DEFAULT_SCALES,
           progress: bool = False) -> Sweep:
     """Score every (T, scale) on `photos`, each beside its own tint, and pick one by the module's rule."""
-    from colored.evaluate import gray_colorizer, mean_ab, run_method, summarise, tint_colorizer
+    from colored.evaluation.evaluate import gray_colorizer, mean_ab, run_method, summarise, tint_colorizer
 
     if model.config.head != "classification":
         raise ValueError("only classification models have an annealed-mean temperature")
