@@ -19,7 +19,7 @@
 #    this script resumes.
 # 2b. fine-tune: a new run from 2's best.pt (--init-from), at 224 px throughout, constant
 #    learning rate 5e-4 (plateau schedule), seed 1, 7 epochs; best.pt is the epoch with the lowest
-#    validation loss (the 7th in the shipped run). Together about 3.7 hours on 2 busy cores.
+#    validation loss (the 7th in the shipped run). Together about 2.7 hours on 2 busy cores.
 # 3. choose the decode (annealed-mean T, chroma scale) on the validation split, export fp16 ONNX
 #    into colored/assets (+ colored-default.json), verify it against PyTorch, and evaluate it on
 #    the test split (per source) against the grey and constant-tint baselines.
