@@ -20,7 +20,7 @@ from PIL import Image
 
 from test_batch_hostile import (ODD_NAME, check_full_run, finish_after_freeing, manifest_lines, mount_small_tmpfs,
                                 noisy_archive, photo)
-from test_ray_engine import cluster, contract, model, run_ray  # noqa: F401 - fixtures
+from test_ray_engine import cluster, contract, run_ray  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from test_batch_hostile import ODD_NAME, mount_small_tmpfs
-from test_watch import Daemon, daemons, decodes, dirs, model, png, statuses, write_file  # noqa: F401 - fixtures
+from test_watch import Daemon, daemons, decodes, dirs, png, statuses, write_file  # noqa: F401 - fixtures
 
 
 def noisy_png(seed: int, size: int = 128) -> bytes:
