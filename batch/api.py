@@ -27,7 +27,8 @@ from PIL import Image
 from batch import images, options
 from batch.colorize import merge, model_input
 from batch.render import render_size, resolve
-from batch.session import DEVICES, infer, open_session
+from batch.confidence import picture_confidence
+from batch.session import DEVICES, infer_with_confidence, open_session
 from batch.settings import Settings
 from colored.errors import ColoredError
 
@@ -87,6 +88,12 @@ class Colorizer:
         only the outputs accumulate."""
         return list(self._run(images, self.settings))
 
+    def colorize_with_confidence(self, image: ImageInput) -> tuple[Image.Image | np.ndarray, float | None]:
+        """The colorized picture and how sure the model was of its colours: the figure
+        colored-batch records for it (0..1, higher is surer; see docs/batch.md), or None for a
+        model without a confidence output."""
+        return next(self._run([image], self.settings, with_confidence=True))
+
     def _settings(self, render_size: int | None, strength: float, temperature: float | None) -> Settings:
         """colored-batch's Settings for these render choices, resolved against the model (so that
         asking for the model's own values is the same as not asking, as in a batch run)."""
@@ -96,28 +103,32 @@ class Colorizer:
         except ValueError as e:
             raise ColoredError(_parameter_words(str(e))) from None
 
-    def _run(self, pictures: Iterable[ImageInput], settings: Settings) -> Iterator[Image.Image | np.ndarray]:
-        """Read -> network input -> batched network call -> merge, ``batch_size`` pictures at a time."""
+    def _run(self, pictures: Iterable[ImageInput], settings: Settings, with_confidence: bool = False) -> Iterator:
+        """Read -> network input -> batched network call -> merge, ``batch_size`` pictures at a time;
+        with_confidence: (picture, figure or None) pairs."""
         size = render_size(settings, self.contract)
         chunk: list[tuple[images.DecodedImage, str]] = []
         for picture in pictures:
             chunk.append(_take(picture, self.max_pixels))
             if len(chunk) == self.batch_size:
-                yield from self._colorize_chunk(chunk, size, settings)
+                yield from self._colorize_chunk(chunk, size, settings, with_confidence)
                 chunk = []
         if chunk:
-            yield from self._colorize_chunk(chunk, size, settings)
+            yield from self._colorize_chunk(chunk, size, settings, with_confidence)
 
     def _colorize_chunk(self, chunk: list[tuple[images.DecodedImage, str]], size: int,
-                        settings: Settings) -> Iterator[Image.Image | np.ndarray]:
+                        settings: Settings, with_confidence: bool = False) -> Iterator:
         L = np.stack([model_input(decoded, size) for decoded, _ in chunk])
         try:
-            ab = infer(self.session, self.contract, L, pad_to=self.batch_size, temperature=settings.temperature)
+            ab, conf = infer_with_confidence(self.session, self.contract, L, pad_to=self.batch_size,
+                                             temperature=settings.temperature, confidence=with_confidence)
         except Exception as e:  # onnxruntime's own error types: one line naming the model
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ColoredError(f"{self.model}: the network failed ({first})") from e
-        for (decoded, kind), one in zip(chunk, ab):
-            yield _give(merge(decoded, one, settings.strength), decoded, kind)
+        figures = [None] * len(chunk) if conf is None else [float(f) for f in picture_confidence(conf, ab)]
+        for (decoded, kind), one, figure in zip(chunk, ab, figures):
+            out = _give(merge(decoded, one, settings.strength), decoded, kind)
+            yield (out, figure) if with_confidence else out
 
 
 _shared: dict[str | None, Colorizer] = {}

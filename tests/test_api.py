@@ -28,12 +28,19 @@ EIGHT_BIT = [p for p in PICTURES if p != "mount-rushmore.png"]
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory) -> dict[str, np.ndarray]:
-    """What colored-batch writes for the sample archive with the default model, read back (PNG:
-    lossless, 16 bits kept), by input name."""
+def batch_out(tmp_path_factory) -> Path:
+    """colored-batch's output folder for the sample archive with the default model (PNG)."""
     out = tmp_path_factory.mktemp("batch-out")
     result = CliRunner().invoke(main, [str(ARCHIVE), str(out), "--format", "png", "--no-progress", "--workers", "2"])
     assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def written(batch_out) -> dict[str, np.ndarray]:
+    """What colored-batch writes for the sample archive with the default model, read back (PNG:
+    lossless, 16 bits kept), by input name."""
+    out = batch_out
     pixels = {}
     for name in PICTURES:
         bgr = cv2.imread(str(out / Path(name).with_suffix(".png")), cv2.IMREAD_UNCHANGED)
@@ -226,3 +233,20 @@ def test_unknown_names_are_attribute_errors() -> None:
     with pytest.raises(AttributeError, match="no attribute 'colourise'"):
         colored.colourise  # noqa: B018
     assert {"colorize", "Colorizer", "ColoredError"} <= set(dir(colored))
+
+
+def test_colorize_with_confidence_gives_the_figure_colored_batch_records(batch_out, tiny_fixture) -> None:
+    """Colorizer.colorize_with_confidence: the picture and the per-picture confidence that
+    colored-batch writes in its report for the same input; None for a model without the output."""
+    import json
+
+    rows = json.loads((batch_out / "colored-report.json").read_text())
+    rows = rows["files"] if isinstance(rows, dict) else rows
+    recorded = {r["input"]: r["confidence"] for r in rows}
+    c = Colorizer()
+    for name in ("dam.tif", "travels/pisa.jpg"):
+        picture, figure = c.colorize_with_confidence(ARCHIVE / name)
+        assert picture.size == Image.open(ARCHIVE / name).size
+        assert 0.0 < figure < 1.0 and figure == pytest.approx(recorded[name], abs=1e-4)
+    picture, figure = Colorizer(tiny_fixture).colorize_with_confidence(ARCHIVE / "dam.tif")
+    assert figure is None and picture.mode == "RGB"
