@@ -223,8 +223,11 @@ def process(
     on_result: Callable[[Result], None] | None = None,
     halt: threading.Event | None = None,
     record_if: Callable[[Result], bool] | None = None,
+    keep_results: bool = True,
 ) -> list[Result]:
-    """Colorize every job; returns one Result per job (in completion order).
+    """Colorize every job; returns one Result per job (in completion order), or none with
+    ``keep_results=False``: a job stream without end (the watch daemon) takes each result
+    through `on_result` as it comes, and nothing accumulates.
 
     With a manifest, work an earlier run finished (same fingerprint, output intact)
     is not redone, earlier failures are only retried with `retry_failed`, and every
@@ -255,8 +258,9 @@ def process(
     def emit(result: Result, new: bool = True) -> None:
         if new and result.record and manifest is not None and (record_if is None or record_if(result)):
             manifest.record(result)
-        with lock:
-            results.append(result)
+        if keep_results:
+            with lock:
+                results.append(result)
         if on_result is not None:
             on_result(result)
 

@@ -388,3 +388,25 @@ def test_ray_stages_credit_the_version_read_and_refuse_a_file_changed_before_the
     row["fingerprint"] = fingerprint(job, "m", settings)  # unchanged since: written and recorded
     got = Result.from_dict(json.loads(ray_engine.finish_stage(row, settings, "m")["result"]))
     assert got.status == "done" and got.record and (out / job.output_relative).is_file()
+
+
+def test_process_can_stream_results_without_keeping_them(model, tmp_path):
+    """keep_results=False (the watch daemon's one pipeline for its whole life): every result still
+    reaches on_result and the manifest, and none accumulates in the pipeline."""
+    from batch.jobs import plan_jobs
+    from batch.manifest import Manifest
+    from batch.pipeline import process
+    from batch.session import open_session
+    from batch.settings import Settings
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    names = photos(src, 6)
+    session, contract = open_session(model, "cpu")
+    settings = Settings()
+    seen = []
+    manifest = Manifest(out)
+    kept = process(plan_jobs(src, out, settings), session, contract, settings, manifest=manifest,
+                   on_result=seen.append, keep_results=False)
+    assert kept == [] and sorted(r.input for r in seen) == names and {r.status for r in seen} == {"done"}
+    again = process(plan_jobs(src, out, settings), session, contract, settings, manifest=Manifest(out))
+    assert sorted(r.input for r in again) == names and {r.status for r in again} == {"already done"}

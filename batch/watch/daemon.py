@@ -58,7 +58,6 @@ from batch.watch.status import Status
 
 log = logging.getLogger("colored.watch")
 
-JOBS_PER_RUN = 256  # process() keeps its results in memory: restart it every so many files
 FULL_BACKOFF = (1.0, 60.0)  # a full output disk: first and longest wait between retries, seconds
 PROBE_BYTES = 1 << 20  # free space a retry must find before the pipeline starts again
 
@@ -132,10 +131,11 @@ class Watcher:
         self.status.set_state("scanning")
         event(log, logging.INFO, "scan", why=why)
 
-    def jobs(self, limit: int, halt: threading.Event) -> Iterator[Job]:
-        """The pipeline's job stream: settled files first, then the scan, blocking when idle (until halted)."""
+    def jobs(self, halt: threading.Event, limit: int | None = None) -> Iterator[Job]:
+        """The pipeline's job stream: settled files first, then the scan, blocking when idle (until
+        stopped or halted; `limit`: at most that many jobs)."""
         given = 0
-        while given < limit and not self.stop.is_set() and not halt.is_set():
+        while (limit is None or given < limit) and not self.stop.is_set() and not halt.is_set():
             try:
                 paths = [self.ready.get_nowait()]
             except queue.Empty:
@@ -351,9 +351,11 @@ class Watcher:
             while not self.stop.is_set():
                 halt = threading.Event()  # the pipeline sets it on a run-level error (a full disk)
                 try:
-                    process(self.jobs(JOBS_PER_RUN, halt), self.session, self.contract, cfg.settings,
+                    # One pipeline for the daemon's life: results stream to on_result, none is kept.
+                    # It ends when the watch stops (the job stream ends) or the disk is full.
+                    process(self.jobs(halt), self.session, self.contract, cfg.settings,
                             manifest=self.manifest, workers=cfg.workers, batch_size=cfg.batch_size,
-                            on_result=self.on_result, halt=halt, record_if=self.record_if)
+                            on_result=self.on_result, halt=halt, record_if=self.record_if, keep_results=False)
                 except OutputFull as e:
                     self.wait_for_space(e)
         except Exception as e:  # not one file's failure: e.g. the output disk is gone
