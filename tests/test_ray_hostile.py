@@ -247,7 +247,7 @@ def ray_batch(*args: str, inject_enospc_after: int | None = None, tickets: Path 
                           timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])})
 
 
-def finish_then_full(row: dict, settings, n: int, tickets: str) -> dict:
+def finish_then_full(row: dict, settings, n: int, tickets: str, model_id: str | None = None) -> dict:
     """ray_engine.finish_stage on a worker, where output writes after the first `n` fail with ENOSPC."""
     from batch import images, ray_engine
 
@@ -260,7 +260,7 @@ def finish_then_full(row: dict, settings, n: int, tickets: str) -> dict:
 
     images.write_atomically = write
     try:
-        return ray_engine.finish_stage(row, settings)
+        return ray_engine.finish_stage(row, settings, model_id)
     finally:
         images.write_atomically = real
 
