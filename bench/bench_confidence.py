@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from timed_pass import timed_pass  # bench/ is on sys.path when a script runs
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
@@ -50,23 +51,10 @@ def strip_confidence(src: Path, dst: Path) -> Path:
 def run_pass(src: Path, out: Path, model: Path, render_size: int | None, workers: int, batch_size: int,
              threads: int | None) -> tuple[float, int]:
     """(images/s, files with a confidence) of one colored-batch pass."""
-    from batch.colorize import warm_up
-    from batch.jobs import plan_jobs
-    from batch.manifest import Manifest
-    from batch.pipeline import process
-    from batch.session import open_session
     from batch.settings import Settings
 
-    session, contract = open_session(model, device="cpu", threads=threads)
-    settings = Settings(render_size=render_size)
-    warm_up()
-    jobs = list(plan_jobs(src, out, settings))
-    t0 = time.perf_counter()
-    results = process(jobs, session, contract, settings, manifest=Manifest(out), workers=workers,
-                      batch_size=batch_size)
-    elapsed = time.perf_counter() - t0
-    assert all(r.status == "done" for r in results), [r for r in results if r.status != "done"][:3]
-    return len(results) / elapsed, sum(r.confidence is not None for r in results)
+    rate, results = timed_pass(src, out, model, Settings(render_size=render_size), workers, batch_size, threads)
+    return rate, sum(r.confidence is not None for r in results)
 
 
 def model_only(with_model: Path, without_model: Path, render_size: int, batch_size: int, repeat: int,

@@ -17,10 +17,10 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timed_pass import timed_pass  # bench/ is on sys.path when a script runs
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,23 +49,9 @@ def make_pictures(root: Path, count: int, height: int, width: int, seed: int) ->
 
 def run_pass(src: Path, out: Path, model: str | None, fit_small: bool, workers: int, batch_size: int) -> float:
     """images/s of one colored-batch pass (process() with a manifest, as the command runs it)."""
-    from batch.colorize import warm_up
-    from batch.jobs import plan_jobs
-    from batch.manifest import Manifest
-    from batch.pipeline import process
-    from batch.session import open_session
     from batch.settings import Settings
 
-    session, contract = open_session(model, device="cpu")
-    settings = Settings(fit_small=fit_small)
-    warm_up()
-    jobs = list(plan_jobs(src, out, settings))
-    t0 = time.perf_counter()
-    results = process(jobs, session, contract, settings, manifest=Manifest(out), workers=workers,
-                      batch_size=batch_size)
-    elapsed = time.perf_counter() - t0
-    assert all(r.status == "done" for r in results), [r for r in results if r.status != "done"][:3]
-    return len(results) / elapsed
+    return timed_pass(src, out, model, Settings(fit_small=fit_small), workers, batch_size)[0]
 
 
 def level_difference(a: Path, b: Path) -> dict:

@@ -303,6 +303,33 @@ def test_fit_small_runs_thumbnails_at_a_size_that_holds_them(model, tmp_path, mo
     assert code == 0 and {r["status"] for r in rows(out).values()} == {"done"}
 
 
+def one_job(tmp_path: Path):
+    """(the job of one photo in tmp_path/in, default Settings, the output folder)."""
+    from batch.jobs import plan_jobs
+    from batch.settings import Settings
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos(src, 1)
+    settings = Settings()
+    return next(plan_jobs(src, out, settings)), settings, out
+
+
+def changed_after_first_read(monkeypatch) -> list:
+    """Make images.decode change the file's modification time right after its first read (a
+    writer finishing just then); returns the list of decoded paths, filled as it goes."""
+    real_decode, calls = images_mod.decode, []
+
+    def decode_then_change(path, *a, **k):
+        calls.append(path)
+        decoded = real_decode(path, *a, **k)
+        if len(calls) == 1:
+            os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+        return decoded
+
+    monkeypatch.setattr(images_mod, "decode", decode_then_change)
+    return calls
+
+
 def test_a_file_changed_between_triage_and_decode_gets_the_fingerprint_of_what_was_read(tmp_path, monkeypatch):
     """A writer still at work when colored-batch (or the watch) triaged the file: the decode may see
     the new version, so the manifest must credit the output to the version that was decoded, not to
@@ -314,21 +341,10 @@ def test_a_file_changed_between_triage_and_decode_gets_the_fingerprint_of_what_w
     from batch.results import FAILED
     from batch.settings import Settings
 
-    src, out = tmp_path / "in", tmp_path / "out"
-    photos(src, 1)
-    settings = Settings()
-    job = next(plan_jobs(src, out, settings))
+    job, settings, out = one_job(tmp_path)
     before = fingerprint(job, "m", settings)
-    real_decode, calls = images_mod.decode, []
-
-    def decode_then_change(path, *a, **k):  # the writer finishes right after this read
-        calls.append(path)
-        decoded = real_decode(path, *a, **k)
-        if len(calls) == 1:
-            os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
-        return decoded
-
-    monkeypatch.setattr(images_mod, "decode", decode_then_change)
+    real_decode = images_mod.decode
+    calls = changed_after_first_read(monkeypatch)
     got = prepare_unchanged(job, 64, settings, before, "m")
     assert isinstance(got, Prepared) and len(calls) == 2
     assert got.fingerprint == fingerprint(job, "m", settings) != before
@@ -358,21 +374,10 @@ def test_ray_stages_credit_the_version_read_and_refuse_a_file_changed_before_the
     from batch.results import FAILED, Result
     from batch.settings import Settings
 
-    src, out = tmp_path / "in", tmp_path / "out"
-    photos(src, 1)
-    settings = Settings()
-    job = next(plan_jobs(src, out, settings))
+    job, settings, out = one_job(tmp_path)
     before = fingerprint(job, "m", settings)
-    real_decode, calls = images_mod.decode, []
-
-    def decode_then_change(path, *a, **k):
-        calls.append(path)
-        decoded = real_decode(path, *a, **k)
-        if len(calls) == 1:
-            os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
-        return decoded
-
-    monkeypatch.setattr(images_mod, "decode", decode_then_change)
+    real_decode = images_mod.decode
+    calls = changed_after_first_read(monkeypatch)
     row = ray_engine.decode_stage(ray_engine._job_row(job, before), 64, settings, "m")
     assert row["result"] == "" and len(calls) == 2
     assert row["fingerprint"] == fingerprint(job, "m", settings) != before
