@@ -72,9 +72,7 @@ class StartError(click.ClickException):
 @options.QUALITY
 @options.SKIP_COLOR
 @click.option("--retry-failed", is_flag=True, help="Try again the files an earlier run recorded as failed.")
-@click.option("--overwrite", is_flag=True,
-              help="Replace files in OUTPUT_DIR that have an output's name but were not written by ColorED "
-                   "(without it they are left alone and reported as skipped).")
+@options.OVERWRITE
 @options.DEVICE
 @options.THREADS
 @options.BATCH

@@ -45,6 +45,9 @@ STRENGTH = click.option("--strength", type=click.FloatRange(0.0, MAX_STRENGTH), 
 TEMPERATURE = click.option("--temperature", type=click.FloatRange(0.0, min_open=True), default=None, metavar="T",
                            help="Annealed-mean temperature of a classification model: lower is more vivid, higher "
                                 "safer and browner. Default: the model's own (see its contract).")
+OVERWRITE = click.option("--overwrite", is_flag=True,
+                         help="Replace files in OUTPUT_DIR that have an output's name but were not written by "
+                              "ColorED (without it they are left alone and reported as skipped).")
 PREVIEW_COUNT = click.option("--preview-count", type=click.IntRange(1), default=12, show_default=True,
                              help="Pairs on the --preview sheet (colored-batch: sampled across sub-folders; "
                                   "colored-watch: the latest files).")

@@ -525,3 +525,23 @@ def test_plan_folder_names_as_plan_jobs_does(tmp_path):
         assert plan_folder(src, dst, folder, settings) == expected and expected
     assert {j.output.name for j in plan_folder(src, dst, PurePosixPath("."), settings)} == \
         {"a_c.png", "a_c-jpg.png", "A_c-tif.png", "b_c.png"}  # collisions resolved as in a batch run
+
+
+def test_a_file_it_did_not_write_is_kept_unless_overwrite(model, dirs, daemons):
+    """As colored-batch: a file at an output's name that ColorED did not write is left alone and
+    reported skipped; with --overwrite the watch replaces it."""
+    inbox, out = dirs
+    out.mkdir(parents=True, exist_ok=True)
+    theirs = png(7, size=20)
+    (out / "a.png").write_bytes(theirs)
+    d = daemons(inbox, out, model)
+    d.wait_watching()
+    write_file(inbox / "a.png", png(8))
+    d.wait(lambda: d.status().get("skipped") == 1, "a.png to be skipped")
+    assert (out / "a.png").read_bytes() == theirs
+    assert d.stop() == 0
+    d = daemons(inbox, out, model, "--overwrite")
+    d.wait(lambda: decodes(out / "a.png") == (48, 48), "a.png to be replaced by its output")
+    d.wait_idle()
+    assert statuses(out)["a.png"][-1] == "done"
+    assert d.stop() == 0

@@ -80,6 +80,7 @@ class WatchConfig:
     preview: Path | None = None  # contact sheet of the latest files, refreshed every preview_interval
     preview_count: int = 12
     preview_interval: float = 60.0
+    overwrite: bool = False  # outputs may replace files at their names that the manifest does not know
 
 
 class Watcher:
@@ -355,7 +356,8 @@ class Watcher:
                     # It ends when the watch stops (the job stream ends) or the disk is full.
                     process(self.jobs(halt), self.session, self.contract, cfg.settings,
                             manifest=self.manifest, workers=cfg.workers, batch_size=cfg.batch_size,
-                            on_result=self.on_result, halt=halt, record_if=self.record_if, keep_results=False)
+                            on_result=self.on_result, halt=halt, record_if=self.record_if, keep_results=False,
+                            overwrite=cfg.overwrite)
                 except OutputFull as e:
                     self.wait_for_space(e)
         except Exception as e:  # not one file's failure: e.g. the output disk is gone
@@ -486,6 +488,7 @@ Exit status: 0 stopped cleanly, 1 fatal error while running, 2 could not start.
                    "other machines' writes). 0: OS events.")
 @click.option("--rescan", type=click.FloatRange(0), default=600.0, show_default=True,
               help="Scan the whole tree every SECONDS as a safety net for lost events. 0: only at start.")
+@options.OVERWRITE
 @click.option("--move-done", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Move each original here (same sub-path, never overwriting) once its output is written.")
 @click.option("--move-failed", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -501,7 +504,8 @@ Exit status: 0 stopped cleanly, 1 fatal error while running, 2 could not start.
 def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, suffix: str, quality: int,
          skip_color: bool, max_pixels: int, device: str, threads: int | None, batch_size: int, render_size: int | None,
          strength: float, temperature: float | None, preview_count: int, workers: int,
-         preview_path: Path | None, preview_interval: float, settle: float, close_write: bool, poll: float, rescan: float, move_done: Path | None,
+         preview_path: Path | None, preview_interval: float, settle: float, close_write: bool, poll: float, rescan: float,
+         overwrite: bool, move_done: Path | None,
          move_failed: Path | None, status_file: Path | None, status_interval: float, log_format: str,
          log_level: str) -> None:
     """Watch INPUT_DIR (recursively) and colorize every image that arrives into OUTPUT_DIR."""
@@ -536,7 +540,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         status_file=(status_file or output_dir / ".colored" / "watch-status.json").resolve(),
         status_interval=status_interval, rescan=rescan, poll=poll,
         preview=preview_path.resolve() if preview_path else None, preview_count=preview_count,
-        preview_interval=preview_interval,
+        preview_interval=preview_interval, overwrite=overwrite,
     )
     watcher = Watcher(cfg, session, contract)
     signal.signal(signal.SIGTERM, watcher.request_stop)
