@@ -64,14 +64,16 @@ def sample(pairs: Sequence[Pair], count: int, seed: int = 0) -> list[Pair]:
     return sorted(spread_sample(ordered, count, seed), key=lambda p: p.label)
 
 
-def _thumb(pixels: np.ndarray, box: int) -> np.ndarray:
+def fit_to_box(pixels: np.ndarray, box: int) -> np.ndarray:
+    """The pixels shrunk (area kernel) to fit a box x box square; never enlarged."""
     h, w = pixels.shape[:2]
     scale = min(box / h, box / w, 1.0)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels
 
 
-def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """uint8 or uint16, grey or RGB pixels as uint8 RGB (16 bits to the nearest 8-bit value)."""
     if pixels.dtype == np.uint16:
         pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
     return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
@@ -79,7 +81,7 @@ def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
 
 def _grey(decoded: images.DecodedImage, box: int) -> np.ndarray:
     """The lightness of the picture as neutral sRGB grey, uint8 RGB, fitted to `box`."""
-    L = lightness(_thumb(decoded.pixels, box), decoded.is_color, decoded.lightness_lut)
+    L = lightness(fit_to_box(decoded.pixels, box), decoded.is_color, decoded.lightness_lut)
     g = np.round(np.clip(lightness_to_gray(L), 0, 1) * 255).astype(np.uint8)
     return np.repeat(g[..., None], 3, axis=2)
 
@@ -88,7 +90,7 @@ def tiles(pair: Pair, box: int = THUMB) -> tuple[np.ndarray, np.ndarray]:
     """(grey input, colour output) thumbnails of one pair, uint8 RGB."""
     out = images.decode(pair.output)
     src = images.decode(pair.input) if pair.input.is_file() else out
-    return _grey(src, box), _to_rgb8(_thumb(out.pixels, box))
+    return _grey(src, box), to_rgb8(fit_to_box(out.pixels, box))
 
 
 def sheet(pairs: Sequence[Pair], title: str = "", box: int = THUMB, columns: int = COLUMNS) -> Image.Image:

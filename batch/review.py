@@ -38,7 +38,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import click
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -172,26 +171,15 @@ def thumb_paths(review: Path, key: str) -> tuple[Path, Path]:
     return folder / f"{key}.c.jpg", folder / f"{key}.g.jpg"
 
 
-def _rgb8(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint16:
-        pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
-
-
 def make_thumbs(output: Path, colour_path: Path, grey_path: Path, box: int = THUMB_BOX) -> None:
     """Write the colour thumbnail of ``output`` and its grey twin (the output's lightness, which
     the merge keeps equal to the input's) as JPEGs, atomically. Raises images.ImageError/OSError."""
     from batch import images
     from batch.colorize import lightness
+    from batch.preview import fit_to_box, to_rgb8
     from colored.color import lightness_to_gray
 
-    decoded = images.decode(output)
-    pixels = decoded.pixels
-    h, w = pixels.shape[:2]
-    scale = min(box / h, box / w, 1.0)
-    if scale < 1:
-        pixels = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    rgb = _rgb8(pixels)
+    rgb = to_rgb8(fit_to_box(images.decode(output).pixels, box))
     L = lightness(np.ascontiguousarray(rgb), True, None)
     grey = np.round(np.clip(lightness_to_gray(L), 0, 1) * 255).astype(np.uint8)
     for path, img in ((colour_path, Image.fromarray(rgb)), (grey_path, Image.fromarray(grey, mode="L"))):
