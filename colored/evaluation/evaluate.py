@@ -380,16 +380,10 @@ def best_tint(photos: Sequence[Photo], start: tuple[float, float] = (0.0, 0.0), 
     for photo in photos:
         h, w = photo.gray.shape[:2]
         k = max(1, int(math.sqrt(h * w / pixels)))  # a regular grid of pixels: every k-th row and column
-        samples.append((gray_to_lightness(photo.gray[::k, ::k].astype(np.float64) / 255.0),
-                        photo.truth[::k, ::k].astype(np.float64)))
+        samples.append((photo.gray[::k, ::k], photo.truth[::k, ::k]))
 
     def mean_psnr(a: float, b: float) -> float:
-        total = 0.0
-        for L, truth in samples:
-            lab = np.stack([L, np.full_like(L, a), np.full_like(L, b)], axis=-1)
-            mse = np.mean((metrics.rgb_float_to_u8(lab_to_rgb(lab)).astype(np.float64) - truth) ** 2)
-            total += 10.0 * math.log10(255.0**2 / max(mse, 1e-12))
-        return total / len(samples)
+        return float(np.mean([metrics.psnr(tint_colorizer(a, b)(gray), truth) for gray, truth in samples]))
 
     best, score = start, mean_psnr(*start)
     for step in steps:
