@@ -108,6 +108,8 @@ class TrainConfig:
     low_res_epochs: int = 0  # the first N epochs train on views of low_res_size (more photos per second)
     low_res_size: int = 128
     init_from: str | None = None  # a checkpoint whose (averaged) weights a new run starts from: fine-tuning
+    train_stages: int = 0  # unet: fine-tune the backbone's last N stages (and its head); BatchNorm statistics stay
+    backbone_lr_scale: float = 0.1  # the learning rate of those trained backbone weights, as a share of lr
 
     def __post_init__(self) -> None:
         self.data = [self.data] if isinstance(self.data, str) else [str(d) for d in self.data]
@@ -145,6 +147,13 @@ class TrainConfig:
         if self.low_res_epochs and (self.low_res_size % (32 if self.arch == "unet" else 8) or self.low_res_size < 32):
             raise TrainError(f"--low-res-size must be a multiple of {32 if self.arch == 'unet' else 8} "
                              f"(at least 32), got {self.low_res_size}")
+
+        if self.train_stages < 0:
+            raise TrainError(f"--train-stages must be >= 0, got {self.train_stages}")
+        if self.train_stages and (self.arch != "unet" or self.train_backbone):
+            raise TrainError("--train-stages fine-tunes part of the encoder of --arch unet; it excludes --train-backbone")
+        if not 0.0 < self.backbone_lr_scale <= 1.0:
+            raise TrainError(f"--backbone-lr-scale must be in (0, 1], got {self.backbone_lr_scale}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -347,6 +356,8 @@ def _corpus_path(cfg: TrainConfig) -> bool:
 def _new_model(cfg: TrainConfig) -> ColorizationNet:
     pretrained = cfg.pretrained or cfg.backbone_weights is not None
     train_backbone = (not pretrained) if cfg.train_backbone is None else cfg.train_backbone
+    if cfg.train_stages:
+        train_backbone = False  # frozen as a whole (BatchNorm in eval mode); param_groups unfreezes the stages
     config = ModelConfig(
         image_size=cfg.image_size,
         arch=cfg.arch,
@@ -382,6 +393,35 @@ def load_initial_weights(model: ColorizationNet, path: str) -> None:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:  # shapes or names that do not fit: one line, not torch's list
         raise TrainError(f"{path}: --init-from: its weights do not fit this network ({str(e).splitlines()[0]})") from None
+
+
+def unfreeze_last_stages(model: ColorizationNet, stages: int) -> list[torch.nn.Parameter]:
+    """--train-stages: make the weights of the unet backbone's last ``stages`` stages, and of the
+    head above them (conv_head, bn2, classifier: the 1000-way class vector the fusion conv reads),
+    trainable again; returns them. Their BatchNorm layers keep ImageNet's statistics, as the frozen
+    backbone's do (ColorizationNet.train keeps the backbone in eval mode): batches of 16 are too
+    small to estimate new ones. The earlier stages stay frozen, so the low-level features that
+    little data would wash out are kept, and backward stops below the trained stages."""
+    b = model.backbone
+    if stages > len(b.blocks):
+        raise TrainError(f"--train-stages {stages}: backbone {model.config.backbone!r} has only {len(b.blocks)} stages")
+    parts = [*list(b.blocks)[len(b.blocks) - stages:], b.conv_head, b.bn2, b.classifier]
+    params = [p for part in parts for p in part.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def param_groups(model: ColorizationNet, cfg: TrainConfig) -> list[dict]:
+    """The optimiser's parameter groups: the trainable weights at --lr, and with --train-stages the
+    backbone's unfrozen weights at --lr x --backbone-lr-scale (pretrained features move slowly)."""
+    if not cfg.train_stages:
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    backbone = unfreeze_last_stages(model, cfg.train_stages)
+    ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": rest},
+            {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale, "lr_scale": cfg.backbone_lr_scale}]
 
 
 def averaged_model(model: ColorizationNet, decay: float) -> torch.optim.swa_utils.AveragedModel:
@@ -549,8 +589,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
     else:
         loss_fn = mse
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, patience=5, min_lr=1e-5)
     ema = averaged_model(model, cfg.ema) if cfg.ema else None
     if ema is not None and state:
@@ -586,7 +625,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, keep_sa
         for step, batch in enumerate(bar):
             if cfg.schedule == "cosine":
                 for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(cfg.lr, epoch * per_epoch + step, cfg.epochs * per_epoch)
+                    group["lr"] = cosine_lr(cfg.lr * group.get("lr_scale", 1.0), epoch * per_epoch + step,
+                                            cfg.epochs * per_epoch)
             report_bad(batch.bad)
             if not len(batch):
                 continue

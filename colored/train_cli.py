@@ -122,6 +122,11 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
               help="Start the new run from this checkpoint's weights (its averaged ones with --ema; e.g. another "
                    "run's best.pt) instead of fresh ones: fine-tuning with a new optimiser, schedule and split. "
                    "The network options (--arch, --backbone, --loss) must match the checkpoint's.")
+@click.option("--train-stages", type=click.IntRange(min=0), default=0, show_default=True,
+              help="arch unet: fine-tune the pretrained encoder's last N stages and its classifier head (at "
+                   "--lr x --backbone-lr-scale; BatchNorm statistics kept), the rest of it frozen. 0: all frozen.")
+@click.option("--backbone-lr-scale", type=click.FloatRange(0, 1, min_open=True), default=0.1, show_default=True,
+              help="With --train-stages: the encoder's learning rate as a share of --lr.")
 @click.option("--overfit-one", is_flag=True,
               help="Sanity test: DATA is one image, used as train and val at 64x64 without augmentation.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt (epoch, optimizer, scheduler, history, split, prior) "
@@ -132,7 +137,7 @@ A run folder holds best.pt, last.pt, metrics.csv, curves.png, split.json and pre
 def cli(data, out, loss, arch, epochs, batch_size, lr, image_size, val_fraction, backbone, backbone_size, backbone_weights,
         no_pretrained, train_backbone, workers, seed, device, preview_every, max_train_images, steps_per_epoch,
         cache_images, crop_from, rebalance_lambda, aux_weight, temperature, weight_decay, fusion_dropout, fusion_init, ema, crop_min_area,
-        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, overfit_one, init_from, resume, overwrite, quiet) -> None:
+        tone_jitter, source_weights, schedule, low_res_epochs, low_res_size, train_stages, backbone_lr_scale, overfit_one, init_from, resume, overwrite, quiet) -> None:
     """Train a colorization model on the photos in DATA: one or more folders, searched recursively for
     jpg/jpeg/png/webp/tif/tiff/bmp, or one corpus cache built by data/photos.py (its own train and
     validation splits and per-source sampling weights; its test split is never read). Colour photos are the training signal: the model sees

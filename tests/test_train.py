@@ -401,3 +401,27 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(photos, tmp_path):
                                    "--out", str(tmp_path / "third")])
     assert "arch unet (the checkpoint's: seed)" in one_line_error(res, "--init-from")
     assert not (tmp_path / "third" / "last.pt").exists()
+
+
+def test_train_stages_fine_tunes_only_the_encoders_last_stages(photos, tmp_path):
+    """--train-stages N: the unet encoder's last N stages and its classifier head learn (at the scaled
+    learning rate), the earlier stages and every BatchNorm statistic stay as they started."""
+    args = [str(photos), *ONE_EPOCH, "--arch", "unet", "--train-stages", "1", "--backbone-lr-scale", "0.5",
+            "--fusion-init", "random"]  # zeroed class columns would give the classifier no gradient
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    ckpt = read_checkpoint(tmp_path / "run" / "last.pt")
+    from colored.train import _new_model
+
+    start = _new_model(TrainConfig(**{**ckpt["train_config"], "out": str(tmp_path / "x")})).state_dict()
+    trained = ckpt.get("train_model", ckpt["model"])
+    last = max(int(k.split(".")[2]) for k in start if k.startswith("backbone.blocks."))
+    changed = {k for k in start if start[k].is_floating_point() and not torch.equal(start[k], trained[k])}
+    assert any(k.startswith(f"backbone.blocks.{last}.") for k in changed)
+    assert any(k.startswith("backbone.classifier.") for k in changed)
+    assert not any(k.startswith("backbone.blocks.") and int(k.split(".")[2]) < last for k in changed), sorted(changed)
+    assert not any(k.startswith("backbone.") and ("running_" in k) for k in changed), sorted(changed)
+    assert [g["lr"] for g in ckpt["optimizer"]["param_groups"]] == [pytest.approx(0.001), pytest.approx(0.0005)]
+
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "seed"), "--arch", "seed"])
+    assert "--train-stages" in one_line_error(res, "--train-stages")
