@@ -31,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,8 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     last = args.checkpoint.parent / "last.pt"
     ran = read_checkpoint(last).get("epoch") if last.is_file() else ckpt.get("epoch")
     model_path = ASSETS / MODEL_NAME
-    contract = export_model(model, model_path, train_config=portable(train_config), fp16=True)
+    started = time.perf_counter()
+
+    def step(what: str) -> None:  # the export's own steps, timed, as colored-export prints them
+        print(f"[{time.perf_counter() - started:6.0f} s] {what}", file=sys.stderr, flush=True)
+
+    contract = export_model(model, model_path, train_config=portable(train_config), fp16=True, progress=step)
+    step("verify against PyTorch")
     parity = verify_onnx(model, model_path)
+    step("verified")
 
     corpus = corpus_root(train_config)
     test_dir = args.test or (corpus / "files" / "test" if corpus is not None else HERE / "images/test")
