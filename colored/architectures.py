@@ -15,15 +15,15 @@ from pathlib import Path
 
 from torch import nn
 
-from colored.model import ARCHS, ColorizationNet, ModelConfig, create_backbone
+from colored.model import ARCHS, ColorizationNet, FusionNet, ModelConfig, create_backbone
 from colored.unet import FusionUNet
 
-_REGISTRY: dict[str, type[ColorizationNet]] = {}
+_REGISTRY: dict[str, type[FusionNet]] = {}
 
 
-def register_model(name: str) -> Callable[[type[ColorizationNet]], type[ColorizationNet]]:
+def register_model(name: str) -> Callable[[type[FusionNet]], type[FusionNet]]:
     """Class decorator (or call) that makes ``ModelConfig(arch=name)`` build this class."""
-    def add(cls: type[ColorizationNet]) -> type[ColorizationNet]:
+    def add(cls: type[FusionNet]) -> type[FusionNet]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"architecture {name!r} is already registered ({_REGISTRY[name].__name__})")
         _REGISTRY[name] = cls
@@ -41,7 +41,7 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_model(config: ModelConfig, backbone: nn.Module | None = None) -> ColorizationNet:
+def create_model(config: ModelConfig, backbone: nn.Module | None = None) -> FusionNet:
     """The network of ``config.arch`` (a random backbone unless one is given)."""
     try:
         cls = _REGISTRY[config.arch]
@@ -55,7 +55,7 @@ make_net = create_model  # the name training and checkpoints have always called 
 
 def build_model(
     config: ModelConfig, pretrained: bool = False, weights_file: str | Path | None = None
-) -> ColorizationNet:
+) -> FusionNet:
     """Create the network; with ``pretrained``/``weights_file`` the backbone gets ImageNet weights
     and its normalisation is taken from timm's pretrained config."""
     backbone, cfg = create_backbone(config.backbone, pretrained=pretrained, weights_file=weights_file)

@@ -18,7 +18,7 @@ import torch
 from colored import __version__
 from colored.atomic import atomic_path
 from colored.architectures import make_net
-from colored.model import ColorizationNet, ModelConfig
+from colored.model import FusionNet, ModelConfig
 
 FORMAT = "colored-checkpoint"
 FORMAT_VERSION = 1
@@ -34,7 +34,7 @@ def config_hash(model_config: dict, train_config: dict | None = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def save_checkpoint(path: str | Path, model: ColorizationNet, **extra: Any) -> None:
+def save_checkpoint(path: str | Path, model: FusionNet, **extra: Any) -> None:
     """Write atomically (temp file + rename) so an interrupted save never leaves a truncated checkpoint."""
     payload = {
         "format": FORMAT,
@@ -85,7 +85,7 @@ def _first_sentence(e: Exception) -> str:
     return text.split(". ")[0].rstrip(".")
 
 
-def load_model(path: str | Path) -> tuple[ColorizationNet, dict]:
+def load_model(path: str | Path) -> tuple[FusionNet, dict]:
     """Rebuild the network from a checkpoint (no hub access needed); returns (model in eval mode, ckpt)."""
     ckpt = read_checkpoint(path)
     try:

@@ -171,23 +171,21 @@ def _weights_hint(name: str, err: Exception) -> str:
     )
 
 
-class ColorizationNet(nn.Module):
-    """The seed architecture (``arch="seed"``); `colored.unet.FusionUNet` shares its heads and decoding
-    (colored.architectures chooses between them by ``config.arch``)."""
+class FusionNet(nn.Module):
+    """What every ColorED architecture shares: the config, the 1000-way classifier backbone whose
+    class vector is fused at the bottleneck, its input normalisation, the bin centres of the
+    classification head and the decoding of the head's output to ab. A subclass builds its own
+    encoder, fusion and decoder in ``__init__`` (after ``super().__init__(config, backbone)``) and
+    defines ``forward``; colored.architectures chooses the subclass by ``config.arch``."""
 
     head_stride = 2  # classification logits come out at 1/head_stride of the input size
-    size_step = 8  # input sizes must be multiples of this (three stride-2 convs)
+    size_step = 8  # input sizes must be multiples of this
 
     def __init__(self, config: ModelConfig, backbone: nn.Module | None = None) -> None:
+        if config.image_size % self.size_step:
+            raise ValueError(
+                f"arch {config.arch} needs an image size that is a multiple of {self.size_step}, got {config.image_size}")
         super().__init__()
-        self._init_common(config, backbone)
-        self.encoder = build_encoder()
-        self.fusion = nn.Sequential(nn.Conv2d(256 + 1000, 256, 1), nn.ReLU(inplace=True))
-        self.decoder = build_decoder_trunk()
-        out = 2 if config.head == "regression" else config.num_bins
-        self.head = nn.Conv2d(16, out, 3, padding=1)
-
-    def _init_common(self, config: ModelConfig, backbone: nn.Module | None) -> None:
         self.config = config
         if backbone is None:
             backbone, _ = create_backbone(config.backbone, pretrained=False)
@@ -201,7 +199,10 @@ class ColorizationNet(nn.Module):
         # ab centres of the quantised bins (classification head); filled by set_bins().
         self.register_buffer("bin_centers", torch.zeros(config.num_bins if config.head == "classification" else 0, 2))
 
-    def train(self, mode: bool = True) -> "ColorizationNet":
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def train(self, mode: bool = True) -> "FusionNet":
         super().train(mode)
         if not self.config.train_backbone:
             self.backbone.eval()  # a frozen backbone keeps its BatchNorm statistics
@@ -211,29 +212,6 @@ class ColorizationNet(nn.Module):
         if centers.shape != self.bin_centers.shape:
             raise ValueError(f"expected bin centres of shape {tuple(self.bin_centers.shape)}, got {tuple(centers.shape)}")
         self.bin_centers.copy_(centers)
-
-    def backbone_input(self, L: torch.Tensor) -> torch.Tensor:
-        """The 3-channel grey copy of L at the backbone's size, normalised for it."""
-        gray = lightness_to_gray(L)
-        size = self.config.backbone_size
-        gray = F.interpolate(gray, size=(size, size), mode="bilinear", align_corners=False)
-        return (gray.expand(-1, 3, -1, -1) - self.backbone_mean) / self.backbone_std
-
-    def embed(self, L: torch.Tensor) -> torch.Tensor:
-        """The backbone's 1000-way softmax for the grey copy of L."""
-        logits = self.backbone(self.backbone_input(L))
-        return logits.softmax(dim=1)
-
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        """Training output: ab/128 in [-1, 1] (regression, full size) or bin logits (classification, half size)."""
-        x = self.encoder(L / 50.0 - 1.0)
-        emb = self.embed(L)
-        emb = emb[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-        x = self.fusion(torch.cat([x, emb], dim=1))
-        x = self.head(self.decoder(x))
-        if self.config.head == "regression":
-            return F.interpolate(torch.tanh(x), scale_factor=2, mode="nearest")
-        return x
 
     def logits_to_ab(self, logits: torch.Tensor, temperature: torch.Tensor | float | None = None) -> torch.Tensor:
         """Annealed mean: softmax(log p / T) weighted over the bin centres -> ab (N,2,H,W),
@@ -266,3 +244,42 @@ class ColorizationNet(nn.Module):
         if self.config.head == "regression":
             return out * AB_SCALE
         return F.interpolate(self.logits_to_ab(out, temperature), scale_factor=self.head_stride, mode="bilinear", align_corners=False)
+
+
+class ColorizationNet(FusionNet):
+    """The seed architecture (``arch="seed"``): the reference's encoder trained from scratch, the
+    backbone only as the fusion branch."""
+
+    head_stride = 2
+    size_step = 8  # three stride-2 convs
+
+    def __init__(self, config: ModelConfig, backbone: nn.Module | None = None) -> None:
+        super().__init__(config, backbone)
+        self.encoder = build_encoder()
+        self.fusion = nn.Sequential(nn.Conv2d(256 + 1000, 256, 1), nn.ReLU(inplace=True))
+        self.decoder = build_decoder_trunk()
+        out = 2 if config.head == "regression" else config.num_bins
+        self.head = nn.Conv2d(16, out, 3, padding=1)
+
+    def backbone_input(self, L: torch.Tensor) -> torch.Tensor:
+        """The 3-channel grey copy of L at the backbone's size, normalised for it."""
+        gray = lightness_to_gray(L)
+        size = self.config.backbone_size
+        gray = F.interpolate(gray, size=(size, size), mode="bilinear", align_corners=False)
+        return (gray.expand(-1, 3, -1, -1) - self.backbone_mean) / self.backbone_std
+
+    def embed(self, L: torch.Tensor) -> torch.Tensor:
+        """The backbone's 1000-way softmax for the grey copy of L."""
+        logits = self.backbone(self.backbone_input(L))
+        return logits.softmax(dim=1)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        """Training output: ab/128 in [-1, 1] (regression, full size) or bin logits (classification, half size)."""
+        x = self.encoder(L / 50.0 - 1.0)
+        emb = self.embed(L)
+        emb = emb[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        x = self.fusion(torch.cat([x, emb], dim=1))
+        x = self.head(self.decoder(x))
+        if self.config.head == "regression":
+            return F.interpolate(torch.tanh(x), scale_factor=2, mode="nearest")
+        return x

@@ -39,7 +39,7 @@ from colored.data import (
 )
 from colored.losses import ClassificationLoss, mse
 from colored.architectures import build_model, make_net
-from colored.model import ColorizationNet, ModelConfig
+from colored.model import FusionNet, ModelConfig
 from colored.preview import save_preview
 
 LOSSES = ("mse", "classification")
@@ -237,7 +237,7 @@ def colorize(L: torch.Tensor, ab: torch.Tensor) -> list[np.ndarray]:
 
 
 @torch.no_grad()
-def evaluate(model: ColorizationNet, loader: DataLoader, loss_fn, device: torch.device) -> dict[str, float]:
+def evaluate(model: FusionNet, loader: DataLoader, loss_fn, device: torch.device) -> dict[str, float]:
     """Validation loss and the project's metrics (PSNR, gray-baseline PSNR, colorfulness, dCF, AuC)."""
     model.eval()
     total, n = 0.0, 0
@@ -303,7 +303,7 @@ def plot_curves(path: Path, history: list[dict]) -> None:
     plt.close(fig)
 
 
-def _preview(path: Path, model: ColorizationNet, ds: ColorizationDataset, device: torch.device) -> None:
+def _preview(path: Path, model: FusionNet, ds: ColorizationDataset, device: torch.device) -> None:
     samples = [s for s in (ds[i] for i in range(min(NUM_PREVIEWS, len(ds)))) if s.ok]
     if not samples:
         return
@@ -353,7 +353,7 @@ def _corpus_path(cfg: TrainConfig) -> bool:
     return True
 
 
-def _new_model(cfg: TrainConfig) -> ColorizationNet:
+def _new_model(cfg: TrainConfig) -> FusionNet:
     pretrained = cfg.pretrained or cfg.backbone_weights is not None
     train_backbone = (not pretrained) if cfg.train_backbone is None else cfg.train_backbone
     if cfg.train_stages:
@@ -378,7 +378,7 @@ def _new_model(cfg: TrainConfig) -> ColorizationNet:
     return model
 
 
-def load_initial_weights(model: ColorizationNet, path: str) -> None:
+def load_initial_weights(model: FusionNet, path: str) -> None:
     """--init-from: put a checkpoint's weights (the averaged ones when it has them, as best.pt and
     export do) into a new run's model, which must have the same architecture. Optimiser, schedule,
     epochs and split are the new run's own."""
@@ -395,11 +395,11 @@ def load_initial_weights(model: ColorizationNet, path: str) -> None:
         raise TrainError(f"{path}: --init-from: its weights do not fit this network ({str(e).splitlines()[0]})") from None
 
 
-def unfreeze_last_stages(model: ColorizationNet, stages: int) -> list[torch.nn.Parameter]:
+def unfreeze_last_stages(model: FusionNet, stages: int) -> list[torch.nn.Parameter]:
     """--train-stages: make the weights of the unet backbone's last ``stages`` stages, and of the
     head above them (conv_head, bn2, classifier: the 1000-way class vector the fusion conv reads),
     trainable again; returns them. Their BatchNorm layers keep ImageNet's statistics, as the frozen
-    backbone's do (ColorizationNet.train keeps the backbone in eval mode): batches of 16 are too
+    backbone's do (FusionNet.train keeps the backbone in eval mode): batches of 16 are too
     small to estimate new ones. The earlier stages stay frozen, so the low-level features that
     little data would wash out are kept, and backward stops below the trained stages."""
     b = model.backbone
@@ -412,7 +412,7 @@ def unfreeze_last_stages(model: ColorizationNet, stages: int) -> list[torch.nn.P
     return params
 
 
-def param_groups(model: ColorizationNet, cfg: TrainConfig) -> list[dict]:
+def param_groups(model: FusionNet, cfg: TrainConfig) -> list[dict]:
     """The optimiser's parameter groups: the trainable weights at --lr, and with --train-stages the
     backbone's unfrozen weights at --lr x --backbone-lr-scale (pretrained features move slowly)."""
     if not cfg.train_stages:
@@ -424,7 +424,7 @@ def param_groups(model: ColorizationNet, cfg: TrainConfig) -> list[dict]:
             {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale, "lr_scale": cfg.backbone_lr_scale}]
 
 
-def averaged_model(model: ColorizationNet, decay: float) -> torch.optim.swa_utils.AveragedModel:
+def averaged_model(model: FusionNet, decay: float) -> torch.optim.swa_utils.AveragedModel:
     """An exponential moving average of ``model``'s weights and BatchNorm statistics, updated
     after every optimiser step. With ~1,000 photos the weights after any one step scatter
     (validation PSNR moved by 0.6 dB from one epoch to the next); their average does not.

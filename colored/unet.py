@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colored.color import lightness_to_gray
-from colored.model import ColorizationNet, ModelConfig
+from colored.model import FusionNet, ModelConfig
 
 SKIP_STRIDES = (4, 8, 16)
 DECODER_CHANNELS = (192, 96, 64)  # after fusing stride 16, 8 and 4
@@ -58,15 +58,14 @@ def stage_strides(backbone: nn.Module) -> list[tuple[int, int, int]]:
     return out
 
 
-class FusionUNet(ColorizationNet):
+class FusionUNet(FusionNet):
+    """The ``unet`` architecture: the backbone is the encoder as well as the fusion branch."""
+
     head_stride = 4
     size_step = 32  # the backbone's deepest stage is at stride 32
 
     def __init__(self, config: ModelConfig, backbone: nn.Module | None = None) -> None:
-        nn.Module.__init__(self)
-        if config.image_size % 32:
-            raise ValueError(f"arch unet needs an image size that is a multiple of 32, got {config.image_size}")
-        self._init_common(config, backbone)
+        super().__init__(config, backbone)  # checks image_size against size_step
         for part in ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool", "classifier"):
             if not hasattr(self.backbone, part):
                 raise ValueError(f"arch unet: backbone {config.backbone!r} has no {part!r} (use an EfficientNet)")

@@ -1,6 +1,6 @@
-"""ColorizationNet -> ONE self-contained .onnx file with the model contract as metadata.
+"""A colored.model.FusionNet (any architecture) -> ONE self-contained .onnx file with the model contract as metadata.
 
-The graph is `ColorizationNet.predict_ab`: L in [0, 100] (N,1,S,S) -> ab in Lab
+The graph is `FusionNet.predict_ab`: L in [0, 100] (N,1,S,S) -> ab in Lab
 units (N,2,S,S), batch axis dynamic, and S dynamic too (any multiple of the
 architecture's size step within RENDER_RANGE, recorded in the contract), so a
 runtime can choose the render size. A classification head also gets an optional
@@ -26,7 +26,7 @@ from torch import nn
 from colored.atomic import atomic_path
 from colored.checkpoint import config_hash, load_model
 from colored.contract import CONFIDENCE_OUTPUT, INPUT_NAME, OUTPUT_NAME, TEMPERATURE_INPUT, ModelContract
-from colored.model import ColorizationNet
+from colored.model import FusionNet
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 18  # the torch.export-based exporter emits 18; converting down fails on ops whose axes are inputs
@@ -40,7 +40,7 @@ RENDER_RANGE = (128, 1024)
 class _PredictAB(nn.Module):
     """The exported entry point: torch.onnx.export traces `forward`, and ours is the training output."""
 
-    def __init__(self, model: ColorizationNet, confidence: bool = False) -> None:
+    def __init__(self, model: FusionNet, confidence: bool = False) -> None:
         super().__init__()
         self.model = model
         self.confidence = confidence
@@ -51,18 +51,18 @@ class _PredictAB(nn.Module):
         return self.model.predict_ab(L, T)
 
 
-def has_temperature(model: ColorizationNet) -> bool:
+def has_temperature(model: FusionNet) -> bool:
     """Classification heads decode with an annealed-mean T, which the graph exposes as input "T"."""
     return model.config.head == "classification"
 
 
-def has_confidence(model: ColorizationNet, dynamic: bool = True) -> bool:
+def has_confidence(model: FusionNet, dynamic: bool = True) -> bool:
     """Whether the export gets the optional "confidence" output: classification heads (a distribution
     to measure) of the current contract (dynamic); fixed-size files stay as older runtimes know them."""
     return dynamic and model.config.head == "classification"
 
 
-def render_sizes(model: ColorizationNet) -> tuple[int, int, int]:
+def render_sizes(model: FusionNet) -> tuple[int, int, int]:
     """(min, max, step) of the input sizes a dynamic export accepts: multiples of the architecture's step."""
     step, size = model.size_step, model.config.image_size
     lo, hi = min(RENDER_RANGE[0], size), max(RENDER_RANGE[1], size)
@@ -80,7 +80,7 @@ def weights_digest(model: nn.Module) -> str:
 
 
 def make_contract(
-    model: ColorizationNet, train_config: dict | None = None, precision: str = "fp32", dynamic: bool = True
+    model: FusionNet, train_config: dict | None = None, precision: str = "fp32", dynamic: bool = True
 ) -> ModelContract:
     """The contract for this model: model_id = <backbone>-<head>-<config hash>-<weights sha256[:12]>[-fp16].
 
@@ -106,7 +106,7 @@ def make_contract(
     )
 
 
-def to_onnx_proto(model: ColorizationNet, opset: int = DEFAULT_OPSET, dynamic: bool = True) -> onnx.ModelProto:
+def to_onnx_proto(model: FusionNet, opset: int = DEFAULT_OPSET, dynamic: bool = True) -> onnx.ModelProto:
     """Export `predict_ab` (eval mode) with a dynamic batch axis; the caller's train/eval mode is restored.
 
     `dynamic` (default): the spatial size is dynamic too (a multiple of the size step, see render_sizes),
@@ -168,7 +168,7 @@ def write_onnx(proto: onnx.ModelProto, out_path: str | Path) -> Path:
 
 
 def export_model(
-    model: ColorizationNet,
+    model: FusionNet,
     out_path: str | Path,
     *,
     train_config: dict | None = None,

@@ -13,7 +13,7 @@ from PIL import Image
 
 from colored.color import rgb_to_lightness
 from colored.contract import ModelContract
-from colored.model import ColorizationNet
+from colored.model import FusionNet
 
 # Largest acceptable max |ab| difference vs PyTorch (Lab units). fp32 is the issue's bound;
 # fp16 weights lose ~3 decimal digits, which the network can amplify, so it gets a looser one.
@@ -67,7 +67,7 @@ def read_contract(onnx_path: str | Path) -> ModelContract:
 
 
 def verify_onnx(
-    model: ColorizationNet,
+    model: FusionNet,
     onnx_path: str | Path,
     images: Sequence[np.ndarray] | None = None,
     batch_sizes: Sequence[int] = (1, 2, 3),
@@ -146,7 +146,7 @@ def verify_onnx(
 CONFIDENCE_TOLERANCE = 0.02  # per-pixel confidence is in [0, 1]; fp16 logits move it by ~1e-3
 
 
-def _compare_confidence(model: ColorizationNet, sess: ort.InferenceSession, contract: ModelContract,
+def _compare_confidence(model: FusionNet, sess: ort.InferenceSession, contract: ModelContract,
                         L: np.ndarray, onnx_path: Path) -> float:
     """max |confidence| of onnxruntime vs PyTorch; VerificationError when out of [0, 1] or too far off."""
     (got,) = sess.run([contract.confidence_output], {contract.input_name: L})
@@ -162,7 +162,7 @@ def _compare_confidence(model: ColorizationNet, sess: ort.InferenceSession, cont
     return diff
 
 
-def _compare(model: ColorizationNet, sess: ort.InferenceSession, contract: ModelContract, L: np.ndarray,
+def _compare(model: FusionNet, sess: ort.InferenceSession, contract: ModelContract, L: np.ndarray,
              onnx_path: Path, temperature: float | None = None) -> float:
     """max |ab| of onnxruntime vs PyTorch on one batch; VerificationError for a wrong shape or NaN."""
     feed = {contract.input_name: L}

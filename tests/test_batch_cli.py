@@ -246,3 +246,55 @@ def test_runtime_needs_no_torch(model, tmp_path):
     proc = run_batch_cli_without("torch", [src, tmp_path / "out", "--model", model, "--no-progress"], timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_one_walk_and_one_folder_check_per_run(model, tmp_path, monkeypatch):
+    """The archive is listed once per run (the progress bar's total is counted by the same walk
+    that feeds the run) and the folder pair is checked once."""
+    from batch import jobs as jobs_mod
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for rel in ("a.png", "sub/b.png"):
+        Image.fromarray(np.full((24, 32), 90, np.uint8)).save(src / rel)
+    calls = {"walk": 0, "check_roots": 0}
+    real_walk, real_check = jobs_mod.walk, jobs_mod.check_roots
+
+    def counting_walk(*a, **kw):
+        calls["walk"] += 1
+        return real_walk(*a, **kw)
+
+    def counting_check(*a, **kw):
+        calls["check_roots"] += 1
+        return real_check(*a, **kw)
+
+    monkeypatch.setattr(jobs_mod, "walk", counting_walk)
+    monkeypatch.setattr(jobs_mod, "check_roots", counting_check)
+    code, text = run_cli(src, tmp_path / "out", "--model", model)
+    assert code == 0, text
+    assert calls == {"walk": 1, "check_roots": 1}
+    assert set(report_files(tmp_path / "out")) == {"a.png", "sub/b.png"}
+
+
+def test_walk_ahead_counts_ahead_and_passes_errors_on():
+    from batch.walk_ahead import WalkAhead
+
+    walk = WalkAhead(iter(range(5)), buffer=100)
+    walk._thread.join()  # the walk ran to its end before anything was consumed
+    assert walk.found == 5 and walk.done
+    assert list(walk) == [0, 1, 2, 3, 4]
+
+    def broken():
+        yield 1
+        raise OSError("gone")
+
+    walk = WalkAhead(broken())
+    it = iter(walk)
+    assert next(it) == 1
+    with pytest.raises(OSError, match="gone"):
+        next(it)
+
+    walk = WalkAhead(iter(range(10_000)), buffer=3)  # stopped early: the thread ends, not blocked on the buffer
+    assert next(iter(walk)) == 0
+    walk.close()
+    assert not walk._thread.is_alive() and walk.found < 10_000

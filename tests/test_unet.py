@@ -143,3 +143,23 @@ def test_the_registry_builds_each_architecture_by_name() -> None:
     assert type(create_model(config)) is FusionUNet
     with pytest.raises(ValueError, match="'unet' is already registered"):
         register_model("unet")(ColorizationNet)
+
+
+def test_both_architectures_run_the_shared_base_constructor(monkeypatch):
+    """FusionUNet and ColorizationNet are siblings under FusionNet and both go through its
+    __init__ (no nn.Module.__init__ shortcut), so what the base sets up is set up for both."""
+    from colored.model import FusionNet
+
+    assert FusionUNet.__mro__[1] is FusionNet and ColorizationNet.__mro__[1] is FusionNet
+    built = []
+    base_init = FusionNet.__init__
+
+    def counting(self, config, backbone=None):
+        built.append(type(self).__name__)
+        base_init(self, config, backbone)
+
+    monkeypatch.setattr(FusionNet, "__init__", counting)
+    tiny_unet()
+    torch.manual_seed(0)
+    make_net(ModelConfig(image_size=64, backbone="test_efficientnet", backbone_size=64))
+    assert built == ["FusionUNet", "ColorizationNet"]

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from colored.evaluation.evaluate import GRAY, Colorizer, Photo, gray_decoded
-from colored.model import ColorizationNet
+from colored.model import FusionNet
 
 DEFAULT_TEMPERATURES = (0.38, 0.6, 1.0)
 DEFAULT_SCALES = (1.0, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6)  # 0.05 steps where the checks start to hold
@@ -67,7 +67,7 @@ def checks(row: dict, gray_psnr: float) -> dict[str, bool]:
 class LogitCache:
     """Runs the model once per grey photo (as colored-batch prepares it) and keeps its logits."""
 
-    def __init__(self, model: ColorizationNet, size: int) -> None:
+    def __init__(self, model: FusionNet, size: int) -> None:
         self.model, self.size = model.eval(), size
         self._logits: dict[int, torch.Tensor] = {}
 
@@ -118,7 +118,7 @@ class Sweep:
         return "\n".join(lines)
 
 
-def sweep(model: ColorizationNet, photos: Sequence[Photo], size: int,
+def sweep(model: FusionNet, photos: Sequence[Photo], size: int,
           temperatures: Sequence[float] = DEFAULT_TEMPERATURES, scales: Sequence[float] = DEFAULT_SCALES,
           progress: bool = False) -> Sweep:
     """Score every (T, scale) on `photos`, each beside its own tint, and pick one by the module's rule."""
