@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from batch.file_notes import route_library_warnings
-from batch.jobs import PlanError, plan_jobs
+from batch.jobs import PlanError, check_roots, plan_jobs
 from batch.options import check_preview_path, preview_option
 from batch.manifest import Manifest
 from batch.out_of_space import EXIT_DISK_FULL, OutputFull, cannot_write_at_start, full_message, out_of_space_error
@@ -25,7 +25,6 @@ from batch.results import DONE, Result
 from batch.session import SessionError, default_model_path, open_session
 from batch.settings import Settings
 from batch.stop import StopSignals
-from batch.walk_ahead import WalkAhead
 from colored.atomic import write_reason
 
 log = logging.getLogger("colored.batch")
@@ -118,6 +117,7 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         settings = Settings(format=fmt, suffix=suffix, quality=quality, skip_color=skip_color, max_pixels=max_pixels,
                             render_size=render_size, strength=strength, temperature=temperature,
                             fit_small=fit_small)
+        check_roots(input_dir, output_dir)
         if preview_path is not None:
             check_preview_path(preview_path, input_dir)
         if fit_small and engine == "ray":
@@ -133,12 +133,6 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
         else:
             session, contract = open_session(model_path, device=device, threads=threads)
         settings = resolve(settings, contract, model_path or default_model_path())
-        ignored: Counter = Counter()
-        odd: list[Result] = []  # entries the walk met that are not colorized (batch.walk): reported, never dropped
-        # Checks the folders now; the walk itself starts below, once. Made with the resolved settings
-        # (output names depend on them).
-        plan = plan_jobs(input_dir, output_dir, settings, ignored,
-                         on_odd=lambda o: odd.append(Result(str(o.relative), None, o.status, reason=o.reason)))
     except (PlanError, SessionError, ValueError) as e:
         raise StartError(str(e)) from None
     _claim_output(output_dir)
@@ -147,28 +141,31 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
     stop = StopSignals()  # from here a stop signal drains: summary and report are still written
     click.get_current_context().call_on_close(stop.restore)
 
-    walk = WalkAhead(plan)  # the one walk of the archive: counts ahead of the run, for the bar's total
-    log.info("%s -> %s (batch %d, %d workers)", input_dir, output_dir, batch_size, workers)
+    ignored: Counter = Counter()
+    total = sum(1 for _ in plan_jobs(input_dir, output_dir, settings, ignored))  # cheap walk, for the ETA
+    log.info("%d images in %s -> %s (batch %d, %d workers)", total, input_dir, output_dir, batch_size, workers)
     manifest = Manifest(output_dir)
-    jobs = stop.until_stopped(walk)
+    odd: list[Result] = []  # entries the walk met that are not colorized (batch.walk): reported, never dropped
+    jobs = stop.until_stopped(plan_jobs(input_dir, output_dir, settings,
+                                        on_odd=lambda o: odd.append(Result(str(o.relative), None, o.status,
+                                                                           reason=o.reason))))
 
     started = time.perf_counter()
     full: OutputFull | None = None
-    with tqdm(total=walk.found, unit="img", disable=not progress or quiet, dynamic_ncols=True) as bar:
-        on_result = lambda r: _advance(bar, walk)  # noqa: E731
+    with tqdm(total=total, unit="img", disable=not progress or quiet, dynamic_ncols=True) as bar:
         try:
             if engine == "ray":
                 results = ray_engine.process_ray(
                     jobs, model_path, contract, settings, manifest=manifest,
                     device=device, threads=threads, batch_size=batch_size, retry_failed=retry_failed,
-                    overwrite=overwrite, on_result=on_result, address=address,
+                    overwrite=overwrite, on_result=lambda r: bar.update(), address=address,
                     stall_timeout=stall_timeout,
                 )
             else:
                 results = process(
                     jobs, session, contract, settings, manifest=manifest,
                     workers=workers, batch_size=batch_size, retry_failed=retry_failed, overwrite=overwrite,
-                    on_result=on_result,
+                    on_result=lambda r: bar.update(),
                 )
         except OutputFull as e:  # not the files' fault: nothing was recorded as failed, a rerun resumes
             bar.close()
@@ -182,8 +179,6 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
             click.echo(f"colored-batch: {e}; finished files are kept, rerun the same command to resume", err=True)
             raise SystemExit(1) from None
     elapsed = time.perf_counter() - started
-    walk.close()  # a stopped run leaves the walk behind: end it before its counts are read
-    log.info("%d images in %s", walk.found, input_dir)
     results = results + odd
 
     meta = {
@@ -213,15 +208,6 @@ def main(input_dir: Path, output_dir: Path, model_path: Path | None, fmt: str, s
                    "rerun the same command to resume", err=True)
         raise SystemExit(stop.exit_code)
     raise SystemExit(exit_code(results))
-
-
-def _advance(bar: tqdm, walk: WalkAhead) -> None:
-    """One more file finished: the total is what the walk has found so far (exact once it has
-    ended; until then the bar's text says the count is still growing, so the ETA is not read as final)."""
-    if bar.total != walk.found:
-        bar.total = walk.found
-    bar.set_postfix_str("" if walk.done else "counting", refresh=False)
-    bar.update()
 
 
 def warm_up() -> None:

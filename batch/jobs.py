@@ -75,19 +75,9 @@ def plan_jobs(
     with other extensions are counted per extension in `ignored` (if given); every
     other entry that is not colorized (unreadable folder, symlink loop, FIFO...,
     see batch.walk) goes to `on_odd` (if given), so nothing is dropped unseen.
-
-    The folders are checked (check_roots) when it is called, not when the first job is asked
-    for: a bad pair fails where the plan is made, and a caller needs no check of its own.
     """
     input_root, output_root = Path(input_root), Path(output_root)
     check_roots(input_root, output_root)
-    return _walk_jobs(input_root, output_root, settings, ignored, on_odd)
-
-
-def _walk_jobs(
-    input_root: Path, output_root: Path, settings: Settings, ignored: Counter | None,
-    on_odd: Callable[[Odd], None] | None,
-) -> Iterator[Job]:
     for rel_folder, filenames, odd in walk(input_root):
         if on_odd is not None:
             for entry in odd:
